@@ -1,0 +1,32 @@
+"""Named pause points for crash testing: the test kills the process while it waits at one.
+
+Set ``AKHBAR_PAUSE_AT`` to a point name (or a comma-separated list) and the process prints
+``akhbar: paused at <name>`` to stderr and sleeps ``AKHBAR_PAUSE_SECONDS`` (default 30) there.
+Unset, a checkpoint costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+PAUSE_AT_VARIABLE = "AKHBAR_PAUSE_AT"
+PAUSE_SECONDS_VARIABLE = "AKHBAR_PAUSE_SECONDS"
+
+#: Every point publishing can pause at, in the order a publish passes them.
+CHECKPOINTS = (
+    "before-rename",  # a dataset file is fully written aside, not yet renamed into place
+    "after-segments",  # segments file in place, quarantine/documents not yet
+    "after-quarantine",  # quarantine in place, documents row (the commit marker) not yet
+    "after-documents",  # document committed, superseded content not yet removed
+    "before-run-record",  # all documents published, runs row not yet written
+)
+
+
+def checkpoint(name: str) -> None:
+    """Pause here if the environment asks for it (crash tests only)."""
+    wanted = os.environ.get(PAUSE_AT_VARIABLE)
+    if wanted and name in wanted.split(","):
+        print(f"akhbar: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get(PAUSE_SECONDS_VARIABLE, "30")))

@@ -1,0 +1,66 @@
+"""Turning the paths a user typed into the list of input files, with a clear word on each problem."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Files picked up when a directory is given.
+INPUT_SUFFIX = ".txt"
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A path argument that yields nothing usable, and why (one line, naming it)."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class InputSelection:
+    """The input files found, in a stable order, and the arguments that failed."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+
+
+def _readable(path: Path) -> InputProblem | None:
+    """A problem when the file cannot be opened for reading."""
+    if not os.access(path, os.R_OK):
+        return InputProblem(str(path), f"cannot read {path}: permission denied")
+    return None
+
+
+def _files_under(directory: Path) -> list[Path]:
+    """All ``*.txt`` files below a directory; symlinked folders are not followed, so loops cannot hang."""
+    return sorted(p for p in directory.rglob(f"*{INPUT_SUFFIX}") if p.is_file())
+
+
+def resolve_inputs(arguments: list[str]) -> InputSelection:
+    """Expand files, directories (``*.txt`` recursively) and globs into readable input files."""
+    found: dict[Path, None] = {}
+    problems: list[InputProblem] = []
+    for argument in arguments:
+        if GLOB_CHARACTERS & set(argument):
+            matches = [Path(m) for m in sorted(glob.glob(argument, recursive=True)) if Path(m).is_file()]
+            if not matches:
+                problems.append(InputProblem(argument, f"pattern {argument!r} matched no files"))
+        else:
+            path = Path(argument)
+            if not path.exists():
+                problems.append(InputProblem(argument, f"path not found: {argument}"))
+                continue
+            matches = _files_under(path) if path.is_dir() else [path]
+            if not matches:
+                problems.append(InputProblem(argument, f"no *{INPUT_SUFFIX} files under {argument}"))
+        for match in matches:
+            problem = _readable(match)
+            if problem:
+                problems.append(problem)
+            else:
+                found[match.resolve()] = None
+    return InputSelection(files=list(found), problems=problems)

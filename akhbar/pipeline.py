@@ -1,0 +1,435 @@
+"""The ingest pipeline as pure, Prefect-free stage functions over staged Parquet files.
+
+Each stage reads the previous stage's file in row-group batches and writes its own, so memory is
+bounded by the batch size whatever the input size, and only small ``StagedDocument`` records (paths
+and counts) travel between stages — which is what lets Prefect pickle them, cache them and ship
+them to Dask workers. ``ingest_file`` chains all stages for callers that do not need an orchestrator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from akhbar import __version__
+from akhbar.decode import (
+    DEFAULT_CHUNK_BYTES,
+    LINES_SCHEMA,
+    FileFingerprint,
+    detect_encoding,
+    fingerprint_file,
+    iter_decoded_lines,
+    read_sample,
+)
+from akhbar.faults import checkpoint
+from akhbar.lake import (
+    AtomicParquetWriter,
+    dataset_file,
+    ensure_lake,
+    lake_lock,
+    remove_dataset_file,
+    remove_temporaries,
+    remove_uncommitted,
+    scan_dataset,
+    write_dataset_file,
+)
+from akhbar.language import detect_languages
+from akhbar.normalize import normalize_segments
+from akhbar.segment import LineKind, segment_lines
+from akhbar.topics import Taxonomy, classify_topics, load_taxonomy
+from schemas import DOCUMENTS, QUARANTINE, SEGMENTS
+
+LINES_STAGE = "lines"
+SEGMENTED_STAGE = "segmented"
+
+
+class AccountingError(RuntimeError):
+    """The lines of a file do not add up to blank + segment + quarantined lines."""
+
+
+@dataclass(frozen=True)
+class StagedDocument:
+    """A document moving through the stages: its identity and where its latest stage file is."""
+
+    source_path: str
+    doc_id: str
+    size_bytes: int
+    encoding: str | None
+    work_dir: str
+    stage_path: str
+    lines_path: str
+    file_quarantine_reason: str | None = None
+    file_quarantine_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """What publishing one document wrote: the per-file line accounting and its breakdowns."""
+
+    source_path: str
+    doc_id: str
+    encoding: str | None
+    status: str
+    total_lines: int
+    blank_lines: int
+    segment_lines: int
+    quarantined_lines: int
+    quarantine_rows: int
+    topic_counts: dict[str, int]
+    lang_counts: dict[str, int]
+    quarantine_counts: dict[str, int]
+
+
+# --- staged files -------------------------------------------------------------------------------
+
+
+def iter_stage_batches(path: Path) -> Iterator[pl.DataFrame]:
+    """Read a stage file one row group at a time (always at least one, possibly empty, frame)."""
+    parquet = pq.ParquetFile(path)
+    if parquet.num_row_groups == 0:
+        yield pl.from_arrow(parquet.schema_arrow.empty_table())  # type: ignore[misc]
+        return
+    for index in range(parquet.num_row_groups):
+        yield pl.from_arrow(parquet.read_row_group(index))  # type: ignore[misc]
+
+
+def write_stage(path: Path, batches: Iterator[pl.DataFrame]) -> Path:
+    """Write frames as the row groups of one stage file (aside, then renamed)."""
+    temporary = path.with_suffix(".tmp")
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    try:
+        for batch in batches:
+            table = batch.to_arrow()
+            if writer is None or schema is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(temporary, schema, compression="lz4")
+            writer.write_table(table.cast(schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    temporary.replace(path)
+    return path
+
+
+def transform_stage(
+    document: StagedDocument, stage: str, transform: Callable[[pl.DataFrame], pl.DataFrame]
+) -> StagedDocument:
+    """Apply a batch-wise transform to a document's latest stage file, producing the next one."""
+    target = Path(document.work_dir) / f"{stage}.parquet"
+    write_stage(target, (transform(batch) for batch in iter_stage_batches(Path(document.stage_path))))
+    return dataclasses.replace(document, stage_path=str(target))
+
+
+# --- stages ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """An input file and the fingerprint it had when the run was planned."""
+
+    source: Path
+    fingerprint: FileFingerprint
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """Which inputs a run will process, and which it skips because the lake already has them."""
+
+    to_ingest: list[PlannedFile]
+    already_ingested: list[PlannedFile]
+
+
+def plan_ingest(lake: Path, sources: list[Path], taxonomy_version: str, *, force: bool = False) -> IngestPlan:
+    """Skip files whose exact content the lake holds from this package and taxonomy version.
+
+    The lake is the cache: a file is done when its ``documents`` row (written last) is there, so a
+    run retried after a crash redoes only unfinished files, and a wiped lake is never mistaken for a
+    full one. A changed file has a new doc_id and is ingested; ``force`` re-processes everything.
+    """
+    planned = [PlannedFile(source, fingerprint_file(source)) for source in sources]
+    if force:
+        return IngestPlan(to_ingest=planned, already_ingested=[])
+    done = set(
+        scan_dataset(lake, DOCUMENTS)
+        .filter((pl.col("package_version") == __version__) & (pl.col("taxonomy_version") == taxonomy_version))
+        .select("doc_id")
+        .collect()
+        .get_column("doc_id")
+        .to_list()
+    )
+    seen: set[str] = set()
+    to_ingest: list[PlannedFile] = []
+    skipped: list[PlannedFile] = []
+    for item in planned:
+        # Two inputs with identical bytes are one document: ingest it once.
+        duplicate = item.fingerprint.doc_id in done or item.fingerprint.doc_id in seen
+        (skipped if duplicate else to_ingest).append(item)
+        seen.add(item.fingerprint.doc_id)
+    return IngestPlan(to_ingest=to_ingest, already_ingested=skipped)
+
+
+def decode_document(
+    source: Path,
+    work_root: Path,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    fingerprint: FileFingerprint | None = None,
+) -> StagedDocument:
+    """Fingerprint (unless given), detect the encoding and decode a file into numbered lines, in chunks."""
+    fingerprint = fingerprint or fingerprint_file(source)
+    guess = detect_encoding(read_sample(source, fingerprint.size_bytes))
+    work_dir = work_root / fingerprint.doc_id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    lines_path = work_dir / f"{LINES_STAGE}.parquet"
+    if guess.encoding is None:
+        batches: Iterator[pl.DataFrame] = iter([pl.DataFrame(schema=LINES_SCHEMA)])
+    else:
+        batches = iter_decoded_lines(source, fingerprint.size_bytes, guess.encoding, chunk_bytes)
+    write_stage(lines_path, batches)
+    return StagedDocument(
+        source_path=str(source),
+        doc_id=fingerprint.doc_id,
+        size_bytes=fingerprint.size_bytes,
+        encoding=guess.encoding,
+        work_dir=str(work_dir),
+        stage_path=str(lines_path),
+        lines_path=str(lines_path),
+        file_quarantine_reason=guess.quarantine_reason,
+        file_quarantine_detail=guess.detail or None,
+    )
+
+
+def segment_document(document: StagedDocument) -> StagedDocument:
+    """Classify every line as blank, segment or quarantined (carrying blankness across chunks)."""
+    target = Path(document.work_dir) / f"{SEGMENTED_STAGE}.parquet"
+
+    def batches() -> Iterator[pl.DataFrame]:
+        previous_blank = False
+        for lines in iter_stage_batches(Path(document.stage_path)):
+            segmented = segment_lines(lines, document.doc_id, previous_line_blank=previous_blank)
+            if segmented.height:
+                previous_blank = bool(segmented.get_column("line_kind")[-1] == LineKind.BLANK.value)
+            yield segmented
+
+    write_stage(target, batches())
+    return dataclasses.replace(document, stage_path=str(target), lines_path=str(target))
+
+
+def select_segments(lines: pl.DataFrame) -> pl.DataFrame:
+    """Keep the segment lines and the columns later stages need."""
+    return lines.filter(pl.col("line_kind") == LineKind.SEGMENT.value).select(
+        "segment_id", "doc_id", "line_no", "follows_blank_line", "line_text"
+    )
+
+
+def normalize_document(document: StagedDocument) -> StagedDocument:
+    """Add display-clean ``text``, matching ``text_norm`` and ``is_truncated`` to the segments."""
+    return transform_stage(
+        document, "normalized", lambda lines: normalize_segments(select_segments(lines)).drop("line_text")
+    )
+
+
+def detect_document_languages(document: StagedDocument) -> StagedDocument:
+    """Add ``lang`` and ``lang_prob``."""
+    return transform_stage(document, "languages", detect_languages)
+
+
+@lru_cache(maxsize=8)
+def cached_taxonomy(path: str | None) -> Taxonomy:
+    """Load a taxonomy once per process (workers load it themselves instead of receiving it)."""
+    return load_taxonomy(Path(path) if path else None)
+
+
+def classify_document(document: StagedDocument, taxonomy_path: str | None) -> StagedDocument:
+    """Add ``topic``, ``topic_confidence``, ``topic_scores`` and ``matched_terms``."""
+    taxonomy = cached_taxonomy(taxonomy_path)
+    return transform_stage(document, "topics", lambda segments: classify_topics(segments, taxonomy))
+
+
+# --- publishing ---
+
+#: Datasets written per document, before its ``documents`` row (the commit marker).
+PER_DOCUMENT_DATASETS = (SEGMENTS, QUARANTINE)
+
+
+def prepare_lake(lake: Path) -> list[Path]:
+    """Create the lake's datasets and undo what an interrupted run left: temporaries, uncommitted files."""
+    with lake_lock(lake):
+        ensure_lake(lake)
+        committed = set(scan_dataset(lake, DOCUMENTS).select("doc_id").collect().get_column("doc_id").to_list())
+        return remove_temporaries(lake) + remove_uncommitted(lake, committed, PER_DOCUMENT_DATASETS)
+
+
+def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """Counts per value of a column, as a plain dict sorted by value."""
+    counts = frame.group_by(column).len().sort(column)
+    return {str(key): int(count) for key, count in counts.iter_rows()}
+
+
+def _line_counts(lines_path: Path) -> dict[str, int]:
+    """Lines per kind in the segmented stage file."""
+    counts = pl.scan_parquet(lines_path).group_by("line_kind").len().collect()
+    return {str(kind): int(count) for kind, count in counts.iter_rows()}
+
+
+def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.DataFrame:
+    """The quarantine rows of a document: its bad lines, or the whole file when nothing was decodable."""
+    stamp = {"run_id": pl.lit(run_id), "quarantined_at": pl.lit(now, dtype=pl.Datetime("us", "UTC"))}
+    if document.file_quarantine_reason is not None:
+        raw = Path(document.source_path).read_bytes()[: document.size_bytes]
+        return pl.DataFrame(
+            {
+                "doc_id": [document.doc_id],
+                "line_no": pl.Series([None], dtype=pl.Int64),
+                "reason": [document.file_quarantine_reason],
+                "detail": [document.file_quarantine_detail or document.file_quarantine_reason],
+                "raw": [raw],
+            }
+        ).with_columns(**stamp)
+    return (
+        pl.scan_parquet(document.lines_path)
+        .filter(pl.col("line_kind") == LineKind.QUARANTINED.value)
+        .select(
+            "doc_id",
+            "line_no",
+            pl.col("quarantine_reason").alias("reason"),
+            pl.col("quarantine_detail").alias("detail"),
+            "raw",
+        )
+        .with_columns(**stamp)
+        .collect()
+        .sort("line_no")
+    )
+
+
+def document_status(counts: dict[str, int], file_quarantined: bool) -> str:
+    """ingested, partial, quarantined or empty (see the documents schema)."""
+    if file_quarantined or (counts.get("quarantined", 0) and not counts.get("segment", 0)):
+        return "quarantined"
+    if not sum(counts.values()):
+        return "empty"
+    return "partial" if counts.get("quarantined", 0) else "ingested"
+
+
+def publish_document(
+    document: StagedDocument, lake: Path, run_id: str, taxonomy_version: str
+) -> DocumentResult:
+    """Write a document's segments, quarantine and documents rows into the lake, replacing it whole."""
+    now = datetime.now(UTC)
+    counts = _line_counts(Path(document.lines_path))
+    quarantine = quarantine_rows(document, run_id, now)
+    stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("processed_at")]
+    status = document_status(counts, document.file_quarantine_reason is not None)
+    segments = pl.scan_parquet(document.stage_path)
+    summary = segments.select("topic", "lang").collect()
+    with lake_lock(lake):
+        written = 0
+        target = dataset_file(lake, SEGMENTS, document.doc_id)
+        with AtomicParquetWriter(target, SEGMENTS) as writer:
+            for batch in iter_stage_batches(Path(document.stage_path)):
+                writer.write(batch.sort("line_no").with_columns(stamp).select(SEGMENTS.column_names))
+            written = writer.rows
+            writer.commit()
+        checkpoint("after-segments")
+        _check_accounting(document, counts, written, quarantine)
+        if quarantine.height:
+            write_dataset_file(lake, QUARANTINE, document.doc_id, quarantine)
+        else:
+            remove_dataset_file(lake, QUARANTINE, document.doc_id)
+        checkpoint("after-quarantine")
+        write_dataset_file(lake, DOCUMENTS, document.doc_id, _document_row(document, counts, status, run_id,
+                                                                           now, taxonomy_version))
+        checkpoint("after-documents")
+        _remove_superseded(lake, document)
+    return DocumentResult(
+        source_path=document.source_path,
+        doc_id=document.doc_id,
+        encoding=document.encoding,
+        status=status,
+        total_lines=sum(counts.values()),
+        blank_lines=counts.get(LineKind.BLANK.value, 0),
+        segment_lines=counts.get(LineKind.SEGMENT.value, 0),
+        quarantined_lines=counts.get(LineKind.QUARANTINED.value, 0),
+        quarantine_rows=quarantine.height,
+        topic_counts=_count_by(summary, "topic"),
+        lang_counts=_count_by(summary.with_columns(pl.col("lang").fill_null("und")), "lang"),
+        quarantine_counts=_count_by(quarantine, "reason"),
+    )
+
+
+def _check_accounting(
+    document: StagedDocument, counts: dict[str, int], segments_written: int, quarantine: pl.DataFrame
+) -> None:
+    """Every line is blank, a segment or quarantined — and what was written matches."""
+    expected_quarantine = counts.get(LineKind.QUARANTINED.value, 0)
+    line_quarantine = quarantine.filter(pl.col("line_no").is_not_null()).height
+    if segments_written != counts.get(LineKind.SEGMENT.value, 0) or line_quarantine != expected_quarantine:
+        raise AccountingError(
+            f"{document.source_path}: {sum(counts.values())} lines = {counts}, but wrote "
+            f"{segments_written} segments and {line_quarantine} quarantined lines"
+        )
+
+
+def _document_row(
+    document: StagedDocument, counts: dict[str, int], status: str, run_id: str, now: datetime,
+    taxonomy_version: str,
+) -> pl.DataFrame:
+    """The single documents row of a file."""
+    return pl.DataFrame(
+        {
+            "doc_id": [document.doc_id],
+            "source_path": [document.source_path],
+            "size_bytes": [document.size_bytes],
+            "encoding": pl.Series([document.encoding], dtype=pl.String),
+            "status": [status],
+            "total_lines": [sum(counts.values())],
+            "blank_lines": [counts.get(LineKind.BLANK.value, 0)],
+            "segment_lines": [counts.get(LineKind.SEGMENT.value, 0)],
+            "quarantined_lines": [counts.get(LineKind.QUARANTINED.value, 0)],
+            "ingested_at": pl.Series([now], dtype=pl.Datetime("us", "UTC")),
+            "run_id": [run_id],
+            "package_version": [__version__],
+            "taxonomy_version": [taxonomy_version],
+        }
+    )
+
+
+def _remove_superseded(lake: Path, document: StagedDocument) -> None:
+    """A changed file replaces its old content: drop documents from the same path with another doc_id."""
+    stale = (
+        scan_dataset(lake, DOCUMENTS)
+        .filter((pl.col("source_path") == document.source_path) & (pl.col("doc_id") != document.doc_id))
+        .select("doc_id")
+        .collect()
+        .get_column("doc_id")
+        .to_list()
+    )
+    for doc_id in stale:
+        # documents last: its row is the commit marker, so it goes only when the rest is gone.
+        for dataset in (SEGMENTS, QUARANTINE, DOCUMENTS):
+            remove_dataset_file(lake, dataset, doc_id)
+
+
+def ingest_file(
+    source: Path,
+    lake: Path,
+    run_id: str,
+    work_root: Path,
+    taxonomy_path: str | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> DocumentResult:
+    """All stages for one file, without an orchestrator (the flow runs the same stages as tasks)."""
+    staged = decode_document(source, work_root, chunk_bytes)
+    staged = segment_document(staged)
+    staged = normalize_document(staged)
+    staged = detect_document_languages(staged)
+    staged = classify_document(staged, taxonomy_path)
+    return publish_document(staged, lake, run_id, cached_taxonomy(taxonomy_path).version)

@@ -1,0 +1,19 @@
+"""Runtime defaults that must be in place before Prefect is imported."""
+
+from __future__ import annotations
+
+import os
+
+#: Prefect settings akhbar changes by default, and why. A user's own environment always wins.
+PREFECT_DEFAULTS = {
+    # The embedded server takes 20-30 s to start cold on a small machine; Prefect's 20 s is too tight.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    # The telemetry heartbeat raced SQLite writes ("database is locked") and phones home.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def apply_prefect_defaults() -> None:
+    """Set akhbar's Prefect defaults in the environment, leaving any value the user set alone."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)

@@ -1,0 +1,173 @@
+"""The ingest flow end to end, on a Prefect test server, and the lake it writes."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from akhbar.lake import dataset_glob, scan_dataset
+from akhbar.runs import RunSummary
+from schemas import ALL_DATASETS, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS
+
+#: The seed's expected topics, line by line (issue "End-to-end pipeline", done means).
+SEED_TOPICS = {
+    **dict.fromkeys(range(1, 9), "diplomacy"),
+    9: "other",
+    10: "gold_prices",
+    11: "other",
+    12: "markets",
+    13: "football",
+    14: "gold_prices",
+}
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(scope="module")
+def seed_lake(tmp_path_factory: pytest.TempPathFactory, seed_file: Path) -> Iterator[tuple[Path, RunSummary]]:
+    """The seed ingested once into a fresh lake."""
+    from flows import ingest
+
+    lake = tmp_path_factory.mktemp("lake")
+    summary = ingest([str(seed_file)], lake=str(lake))
+    yield lake, summary
+
+
+def _segments(lake: Path) -> pl.DataFrame:
+    return scan_dataset(lake, SEGMENTS).collect().sort("doc_id", "line_no")
+
+
+def test_seed_lines_get_the_expected_topics(seed_lake: tuple[Path, RunSummary]) -> None:
+    lake, _ = seed_lake
+    segments = _segments(lake)
+    assert dict(zip(segments["line_no"], segments["topic"], strict=True)) == SEED_TOPICS
+
+
+def test_seed_truncation_and_language(seed_lake: tuple[Path, RunSummary]) -> None:
+    segments = _segments(seed_lake[0])
+    truncated = segments.filter(pl.col("is_truncated")).get_column("line_no").to_list()
+    assert truncated == list(range(9, 15))
+    assert set(segments.get_column("lang").to_list()) == {"ar"}
+    assert segments.filter(pl.col("text").str.ends_with("…") | pl.col("text").str.ends_with("...")).is_empty()
+
+
+def test_every_line_is_accounted_for(seed_lake: tuple[Path, RunSummary], seed_file: Path) -> None:
+    lake, summary = seed_lake
+    document = scan_dataset(lake, DOCUMENTS).collect().row(0, named=True)
+    lines_in_file = len(seed_file.read_text(encoding="utf-8").splitlines())
+    assert document["total_lines"] == lines_in_file
+    assert document["total_lines"] == document["blank_lines"] + document["segment_lines"] + document[
+        "quarantined_lines"
+    ]
+    assert document["segment_lines"] == _segments(lake).height
+    assert summary.status == "completed"
+    assert summary.exit_code == 0
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type a declared Arrow type must read as."""
+    if pa.types.is_dictionary(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_list(arrow_type):
+        return _duckdb_type(arrow_type.value_type) + "[]"
+    if pa.types.is_struct(arrow_type):
+        inner = ", ".join(f"{f.name} {_duckdb_type(f.type)}" for f in arrow_type)
+        return f"STRUCT({inner})"
+    return {
+        pa.string(): "VARCHAR",
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.binary(): "BLOB",
+        pa.date32(): "DATE",
+        pa.timestamp("us", tz="UTC"): "TIMESTAMP WITH TIME ZONE",
+    }[arrow_type]
+
+
+@pytest.mark.parametrize("dataset", ALL_DATASETS, ids=lambda d: d.name)
+def test_duckdb_reads_every_dataset_with_declared_types(
+    seed_lake: tuple[Path, RunSummary], dataset: object
+) -> None:
+    lake, _ = seed_lake
+    declared = dataset.arrow_schema()  # type: ignore[attr-defined]
+    described = duckdb.sql(
+        f"DESCRIBE SELECT * FROM read_parquet('{dataset_glob(lake, dataset)}', hive_partitioning = true)"  # type: ignore[arg-type]
+    ).fetchall()
+    assert [(name, kind) for name, kind, *_ in described] == [(f.name, _duckdb_type(f.type)) for f in declared]
+
+
+@pytest.mark.parametrize("dataset", ALL_DATASETS, ids=lambda d: d.name)
+def test_parquet_files_carry_schema_and_descriptions(seed_lake: tuple[Path, RunSummary], dataset: object) -> None:
+    lake, _ = seed_lake
+    for path in (lake / dataset.name).glob("*.parquet"):  # type: ignore[attr-defined]
+        schema = pq.read_schema(path)
+        assert schema.equals(dataset.arrow_schema(), check_metadata=True)  # type: ignore[attr-defined]
+        metadata = pq.ParquetFile(path).metadata
+        for group in range(metadata.num_row_groups):
+            assert metadata.row_group(group).column(0).compression == "ZSTD"
+
+
+def test_rerun_writes_no_duplicates(seed_lake: tuple[Path, RunSummary], seed_file: Path) -> None:
+    from flows import ingest
+
+    lake, _ = seed_lake
+    before = _segments(lake)
+    ingest([str(seed_file)], lake=str(lake))
+    after = _segments(lake)
+    assert after.height == before.height
+    assert after.get_column("segment_id").n_unique() == after.height
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 1
+    assert scan_dataset(lake, RUNS).collect().height >= 2
+    assert after.drop("run_id", "processed_at").equals(before.drop("run_id", "processed_at"))
+
+
+LEGACY_LINES = ["ارتفعت أسعار الذهب في الأسواق المحلية اليوم", "", "التقى وزير الخارجية نظيره الفرنسي في باريس"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "payload"),
+    [
+        ("windows-1256", "\r\n".join(LEGACY_LINES).encode("cp1256")),
+        ("utf-16", codecs.BOM_UTF16_LE + "\n".join(LEGACY_LINES).encode("utf-16-le")),
+        ("utf-16", codecs.BOM_UTF16_BE + "\r".join(LEGACY_LINES).encode("utf-16-be")),
+    ],
+)
+def test_legacy_encodings_are_decoded_and_recorded(tmp_path: Path, encoding: str, payload: bytes) -> None:
+    from flows import ingest
+
+    source = tmp_path / "legacy.txt"
+    source.write_bytes(payload)
+    summary = ingest([str(source)], lake=str(tmp_path / "lake"))
+    assert summary.exit_code == 0
+    document = scan_dataset(tmp_path / "lake", DOCUMENTS).collect().row(0, named=True)
+    assert (document["encoding"], document["blank_lines"], document["segment_lines"]) == (encoding, 1, 2)
+    texts = _segments(tmp_path / "lake").get_column("text").to_list()
+    assert texts == [LEGACY_LINES[0], LEGACY_LINES[2]]
+
+
+def test_bad_lines_and_binary_files_are_quarantined_not_lost(tmp_path: Path) -> None:
+    from flows import ingest
+
+    good = "سطر سليم عن الاقتصاد\n"
+    (tmp_path / "mixed.txt").write_bytes((good * 5).encode() + b"\xff\xfe\xfd broken\n" + good.encode())
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    (tmp_path / "image.txt").write_bytes(png)
+    summary = ingest([str(tmp_path / "mixed.txt"), str(tmp_path / "image.txt")], lake=str(tmp_path / "lake"))
+    assert summary.exit_code == 1
+    quarantine = scan_dataset(tmp_path / "lake", QUARANTINE).collect().sort("reason")
+    assert quarantine.select("line_no", "reason", "raw").rows() == [
+        (None, "binary_content", png),
+        (6, "invalid_encoding", b"\xff\xfe\xfd broken"),
+    ]
+    documents = scan_dataset(tmp_path / "lake", DOCUMENTS).collect().sort("source_path")
+    assert documents.select("status", "total_lines", "segment_lines", "quarantined_lines").rows() == [
+        ("quarantined", 0, 0, 0),
+        ("partial", 7, 6, 1),
+    ]

@@ -1,0 +1,117 @@
+"""Encoding detection and chunked decoding into numbered lines."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from akhbar.decode import (
+    decode_chunk,
+    detect_encoding,
+    fingerprint_file,
+    iter_byte_chunks,
+    iter_decoded_lines,
+    split_lines,
+)
+
+ARABIC_LINES = ["ارتفعت أسعار الذهب في السوق المحلية اليوم", "وقال وزير الخارجية إن المحادثات مثمرة"]
+TEXT = "\n".join(ARABIC_LINES) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("payload", "encoding"),
+    [
+        pytest.param(TEXT.encode("utf-8"), "utf-8", id="utf-8"),
+        pytest.param(codecs.BOM_UTF8 + TEXT.encode("utf-8"), "utf-8-sig", id="utf-8-bom"),
+        pytest.param(TEXT.encode("utf-16"), "utf-16", id="utf-16-native-bom"),
+        pytest.param(codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "utf-16", id="utf-16-le"),
+        pytest.param(codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), "utf-16", id="utf-16-be"),
+        pytest.param(TEXT.encode("cp1256"), "windows-1256", id="windows-1256"),
+        pytest.param(b"plain ascii news line\n", "utf-8", id="ascii"),
+        pytest.param(b"", "utf-8", id="empty"),
+    ],
+)
+def test_detect_encoding(payload: bytes, encoding: str) -> None:
+    assert detect_encoding(payload).encoding == encoding
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "binary_content", id="png"),
+        pytest.param(b"PK\x03\x04" + b"\x00" * 40, "binary_content", id="zip"),
+        pytest.param(b"abc\x00\x00\x00\x00def\x00\x00", "binary_content", id="nul-heavy"),
+    ],
+)
+def test_binary_content_is_refused(payload: bytes, reason: str) -> None:
+    guess = detect_encoding(payload)
+    assert guess.encoding is None
+    assert guess.quarantine_reason == reason
+
+
+def test_utf8_with_one_broken_line_stays_utf8() -> None:
+    payload = (TEXT * 20).encode("utf-8") + b"\xff\xfe broken \xc3\n" + TEXT.encode("utf-8")
+    assert detect_encoding(payload).encoding == "utf-8"
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a\nb\n", ["a", "b"]),
+        ("a\r\nb\r\n", ["a", "b"]),
+        ("a\rb\r", ["a", "b"]),
+        ("a\n\nb", ["a", "", "b"]),
+        ("a\r\n\r\nb", ["a", "", "b"]),
+        ("", []),
+        ("\n", [""]),
+    ],
+)
+def test_split_lines_handles_lf_crlf_cr(text: str, lines: list[str]) -> None:
+    assert split_lines(text) == lines
+
+
+def test_broken_line_keeps_its_raw_bytes() -> None:
+    chunk = "سطر سليم\n".encode() + b"bad \xff\xfe line\n" + "سطر آخر\n".encode()
+    lines = decode_chunk(chunk, "utf-8", first_line_no=1)
+    assert lines.get_column("line_no").to_list() == [1, 2, 3]
+    assert lines.get_column("line_text").to_list() == ["سطر سليم", None, "سطر آخر"]
+    assert lines.get_column("raw").to_list() == [None, b"bad \xff\xfe line", None]
+    assert lines.get_column("decode_error").is_null().to_list() == [True, False, True]
+
+
+def _write(tmp_path: Path, payload: bytes) -> Path:
+    path = tmp_path / "input.txt"
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "windows-1256"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_chunked_decoding_equals_whole_file_decoding(tmp_path: Path, encoding: str, newline: str) -> None:
+    lines = [f"{ARABIC_LINES[i % 2]} رقم {i}" for i in range(200)] + ["", "سطر أخير"]
+    path = _write(tmp_path, newline.join(lines).encode("cp1256" if encoding == "windows-1256" else encoding))
+    size = fingerprint_file(path).size_bytes
+    whole = pl.concat(iter_decoded_lines(path, size, encoding, chunk_bytes=1 << 30))
+    chunked = pl.concat(iter_decoded_lines(path, size, encoding, chunk_bytes=97))
+    assert whole.get_column("line_text").to_list() == lines
+    assert_frame_equal(chunked, whole)
+
+
+def test_byte_chunks_never_split_crlf(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"ab\r\ncd\r\nef\r\n")
+    chunks = list(iter_byte_chunks(path, 12, chunk_bytes=3))
+    assert b"".join(chunks) == b"ab\r\ncd\r\nef\r\n"
+    assert all(not c.endswith(b"\r") for c in chunks)
+
+
+def test_only_fingerprinted_bytes_are_decoded(tmp_path: Path) -> None:
+    path = _write(tmp_path, "سطر أول\n".encode())
+    size = fingerprint_file(path).size_bytes
+    with path.open("ab") as handle:  # the file grows after it was hashed
+        handle.write("سطر جاء متأخرا\n".encode())
+    decoded = pl.concat(iter_decoded_lines(path, size, "utf-8"))
+    assert decoded.get_column("line_text").to_list() == ["سطر أول"]
