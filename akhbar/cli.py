@@ -18,7 +18,7 @@ console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 #: Exit codes (README "Failure behaviour").
-EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2
+EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2  # the same as RunSummary.exit_code
 
 LakeOption = Annotated[Path, typer.Option("--lake", help="Output lake folder.")]
 TopicsOption = Annotated[
@@ -37,22 +37,31 @@ def run(
     lake: LakeOption = Path("data/lake"),
     topics: TopicsOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-process files the lake already holds.")] = False,
+    runner: Annotated[str, typer.Option("--runner", help="Where tasks run: thread | dask.")] = "thread",
+    dask_address: Annotated[
+        str | None, typer.Option("--dask-address", help="Existing Dask scheduler (tcp://HOST:PORT) for --runner dask.")
+    ] = None,
 ) -> None:
     """Ingest raw text files into the lake through the Prefect `ingest` flow."""
     selection = resolve_inputs(paths)
-    for problem in selection.problems:
-        errors.print(f"[red]error:[/red] {problem.message}", highlight=False)
-    if not selection.files:
+    if not selection.files:  # fail fast, before starting Prefect; otherwise the flow reports problems
+        for problem in selection.problems:
+            errors.print(f"[red]error:[/red] {problem.message}", highlight=False)
         errors.print("nothing to ingest", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
     if topics is not None and not topics.is_file():
         errors.print(f"[red]error:[/red] taxonomy file not found: {topics}", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
+    if runner not in ("thread", "dask"):
+        errors.print(f"[red]error:[/red] unknown runner {runner!r}; use thread or dask", highlight=False)
+        raise typer.Exit(EXIT_NOTHING)
     apply_prefect_defaults()
     from flows import ingest  # Prefect is imported only once its defaults are in place.
+    from flows.runners import RunnerKind, make_task_runner
 
-    state = ingest(
-        [str(f) for f in selection.files],
+    flow = ingest.with_options(task_runner=make_task_runner(RunnerKind(runner), dask_address))
+    state = flow(
+        paths,
         lake=str(lake),
         topics=str(topics) if topics else None,
         force=force,
@@ -63,8 +72,28 @@ def run(
         errors.print(f"[red]error:[/red] {state.message or summary}", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
     _print_summary(summary)
-    code = summary.exit_code if not selection.problems else max(summary.exit_code, EXIT_WARNINGS)
-    raise typer.Exit(code)
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def serve(
+    inbox: Annotated[Path, typer.Option("--inbox", help="Folder where new raw files land.")],
+    lake: LakeOption = Path("data/lake"),
+    topics: TopicsOption = None,
+    cron: Annotated[str | None, typer.Option("--cron", help='Cron schedule, e.g. "*/15 * * * *".')] = None,
+    interval: Annotated[float | None, typer.Option("--interval", help="Schedule every N seconds.")] = None,
+) -> None:
+    """Serve the `ingest` deployment over an inbox on a schedule (Prefect's serve) until interrupted."""
+    if (cron is None) == (interval is None):
+        errors.print("[red]error:[/red] give exactly one of --cron or --interval", highlight=False)
+        raise typer.Exit(EXIT_NOTHING)
+    if not inbox.is_dir():
+        errors.print(f"[red]error:[/red] inbox folder not found: {inbox}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING)
+    apply_prefect_defaults()
+    from flows.deployments import inbox_deployment, serve_inbox
+
+    serve_inbox(inbox_deployment(inbox, lake, cron=cron, interval_seconds=interval, topics=topics))
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -80,8 +109,8 @@ def _print_summary(summary: RunSummary) -> None:
     for topic, count in summary.merged_counts("topic_counts").items():
         table.add_row(topic, str(count))
     console.print(table)
-    for failure in summary.failures:
-        errors.print(f"[red]error:[/red] {failure.message}", highlight=False)
+    for message in summary.input_problems + [failure.message for failure in summary.failures]:
+        errors.print(f"[red]error:[/red] {message}", highlight=False)
     for document in summary.documents:
         if document.quarantine_rows:
             reasons = ", ".join(f"{k}: {v}" for k, v in document.quarantine_counts.items())

@@ -42,7 +42,7 @@ def _files_under(directory: Path) -> list[Path]:
 
 def resolve_inputs(arguments: list[str]) -> InputSelection:
     """Expand files, directories (``*.txt`` recursively) and globs into readable input files."""
-    found: dict[Path, None] = {}
+    found: dict[Path, Path] = {}
     problems: list[InputProblem] = []
     for argument in arguments:
         if GLOB_CHARACTERS & set(argument):
@@ -62,5 +62,6 @@ def resolve_inputs(arguments: list[str]) -> InputSelection:
             if problem:
                 problems.append(problem)
             else:
-                found[match.resolve()] = None
-    return InputSelection(files=list(found), problems=problems)
+                # Keep the name the user knows (a symlink stays a symlink) but count each real file once.
+                found.setdefault(match.resolve(), match.absolute())
+    return InputSelection(files=list(found.values()), problems=problems)

@@ -148,14 +148,18 @@ class IngestPlan:
     already_ingested: list[PlannedFile]
 
 
-def plan_ingest(lake: Path, sources: list[Path], taxonomy_version: str, *, force: bool = False) -> IngestPlan:
+def plan_file(source: Path) -> PlannedFile:
+    """Fingerprint one input file (its content hash decides whether the lake already has it)."""
+    return PlannedFile(source, fingerprint_file(source))
+
+
+def plan_ingest(lake: Path, planned: list[PlannedFile], taxonomy_version: str, *, force: bool = False) -> IngestPlan:
     """Skip files whose exact content the lake holds from this package and taxonomy version.
 
     The lake is the cache: a file is done when its ``documents`` row (written last) is there, so a
     run retried after a crash redoes only unfinished files, and a wiped lake is never mistaken for a
     full one. A changed file has a new doc_id and is ingested; ``force`` re-processes everything.
     """
-    planned = [PlannedFile(source, fingerprint_file(source)) for source in sources]
     if force:
         return IngestPlan(to_ingest=planned, already_ingested=[])
     done = set(

@@ -47,6 +47,9 @@ class RunSummary:
         if attempted and all(d.status == "quarantined" for d in self.documents):
             return "failed"
         warned = self.failures or self.input_problems or any(d.quarantine_rows for d in self.documents)
+        # A run can also fail with nothing attempted: every input missing or unreadable.
+        if self.input_problems and not attempted and not self.already_ingested:
+            return "failed"
         return "completed_with_warnings" if warned else "completed"
 
     @property

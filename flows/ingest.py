@@ -74,6 +74,12 @@ def stage_task_options(name: str) -> dict[str, object]:
     }
 
 
+@task(**stage_task_options("fingerprint"))  # type: ignore[untyped-decorator]
+def fingerprint_task(source: Path) -> PlannedFile:
+    """Hash the file's content."""
+    return pipeline.plan_file(source)
+
+
 @task(**stage_task_options("decode"))  # type: ignore[untyped-decorator]
 def decode_task(planned: PlannedFile, work_root: Path) -> StagedDocument:
     """Detect the encoding and decode into numbered lines."""
@@ -111,11 +117,14 @@ def publish_task(document: StagedDocument, lake: Path, run_id: str, taxonomy_ver
 
 
 def _run_name() -> str:
-    """Flow-run name that says what ran: the inputs (or how many) and the lake."""
+    """Flow-run name that says what ran: the inputs, how many files they hold, and the lake."""
     parameters = flow_run.get_parameters()
-    paths = [Path(p).name or p for p in parameters.get("paths", [])]
-    shown = ", ".join(paths) if len(paths) <= 2 else f"{paths[0]} and {len(paths) - 1} more"
-    return f"ingest {shown} → {Path(parameters.get('lake', 'data/lake')).name}"
+    paths = [str(p) for p in parameters.get("paths", [])]
+    names = [Path(p).name or p for p in paths]
+    shown = ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more"
+    files = len(resolve_inputs(paths).files)
+    lake = Path(parameters.get("lake", "data/lake")).name
+    return f"ingest {shown} ({files} file{'s' if files != 1 else ''}) → {lake}"
 
 
 def _submit_file(
@@ -137,6 +146,11 @@ def _submit_file(
 STAGES = ("decode", "segment", "normalize", "detect-language", "classify-topic", "publish")
 
 
+def _failure_message(source: Path, stage: str, error: BaseException) -> str:
+    """One line naming the file, the stage and the error."""
+    return f"{source}: {stage} failed: {error.__class__.__name__}: {error}"
+
+
 def _root_cause(source: Path, chain: list[PrefectFuture[object]]) -> str:
     """The first failed stage of a file's chain and its error, naming the file."""
     for stage, future in zip(STAGES, chain, strict=True):
@@ -144,7 +158,7 @@ def _root_cause(source: Path, chain: list[PrefectFuture[object]]) -> str:
             try:
                 future.result()
             except Exception as error:
-                return f"{source}: {stage} failed: {error.__class__.__name__}: {error}"
+                return _failure_message(source, stage, error)
     return f"{source}: did not complete ({chain[-1].state.name})"
 
 
@@ -163,7 +177,19 @@ def ingest(
         logger.error(problem.message)
     for leftover in pipeline.prepare_lake(lake_path):
         logger.warning("removed %s, left by an interrupted run", leftover)
-    plan = pipeline.plan_ingest(lake_path, selection.files, taxonomy.version, force=force)
+    fingerprints = {
+        source: fingerprint_task.with_options(task_run_name=f"fingerprint {source.name}").submit(source)
+        for source in selection.files
+    }
+    failures: list[FileFailure] = []
+    planned: list[PlannedFile] = []
+    for source, fingerprint in fingerprints.items():
+        try:
+            planned.append(fingerprint.result())
+        except Exception as error:  # the file cannot be read: its task run failed and says why
+            failures.append(FileFailure(str(source), _failure_message(source, "fingerprint", error)))
+            logger.error("could not ingest %s", failures[-1].message)
+    plan = pipeline.plan_ingest(lake_path, planned, taxonomy.version, force=force)
     for skipped in plan.already_ingested:
         logger.info("skipping %s: already in the lake as %s", skipped.source, skipped.fingerprint.doc_id[:16])
     logger.info("run %s: %d file(s) to ingest into %s", run_id, len(plan.to_ingest), lake_path)
@@ -176,7 +202,6 @@ def ingest(
     }
     chain_of = {chain[-1]: source for source, chain in chains.items()}
     documents: list[DocumentResult] = []
-    failures: list[FileFailure] = []
     for done, future in enumerate(as_completed(list(chain_of)), start=1):
         source = chain_of[future]
         try:
