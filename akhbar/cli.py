@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from akhbar.commands.analytics import register as register_analytics_commands
+from akhbar.config import ConfigError, Settings, load_settings
 from akhbar.inputs import resolve_inputs
-from akhbar.runs import RunSummary
+from akhbar.progress import make_progress, reporting_to
+from akhbar.runs import RunSummary, quarantine_message
 from akhbar.settings import apply_prefect_defaults
 
 app = typer.Typer(help="Raw Arabic news text → clean, classified, typed Parquet datasets.", no_args_is_help=True)
@@ -20,7 +26,7 @@ errors = Console(stderr=True, soft_wrap=True)
 #: Exit codes (README "Failure behaviour").
 EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2  # the same as RunSummary.exit_code
 
-LakeOption = Annotated[Path, typer.Option("--lake", help="Output lake folder.")]
+LakeOption = Annotated[Path | None, typer.Option("--lake", help="Output lake folder [default: data/lake].")]
 TopicsOption = Annotated[
     Path | None, typer.Option("--topics", help="Taxonomy TOML to use instead of the packaged one.")
 ]
@@ -31,16 +37,38 @@ def main() -> None:
     """akhbar: ingest, classify and analyse Arabic news text."""
 
 
+def _settings(**overrides: object) -> Settings:
+    """Effective settings: command line over AKHBAR_* variables over akhbar.toml over defaults."""
+    try:
+        settings = load_settings({k: v for k, v in overrides.items() if v is not None}).settings
+    except ConfigError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING) from error
+    if settings.taxonomy is not None and not settings.taxonomy.is_file():
+        errors.print(f"[red]error:[/red] taxonomy file not found: {settings.taxonomy}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING)
+    if settings.prefect_home is not None:  # before Prefect is imported, which reads it once
+        os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+    apply_prefect_defaults()
+    return settings
+
+
 @app.command()
 def run(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (*.txt, recursively) or globs.")],
-    lake: LakeOption = Path("data/lake"),
+    lake: LakeOption = None,
     topics: TopicsOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-process files the lake already holds.")] = False,
-    runner: Annotated[str, typer.Option("--runner", help="Where tasks run: thread | dask.")] = "thread",
+    runner: Annotated[
+        str | None, typer.Option("--runner", help="Where tasks run: thread | dask [default: thread].")
+    ] = None,
     dask_address: Annotated[
         str | None, typer.Option("--dask-address", help="Existing Dask scheduler (tcp://HOST:PORT) for --runner dask.")
     ] = None,
+    lang_backend: Annotated[
+        str | None, typer.Option("--lang-backend", help="langdetect | fasttext [default: langdetect].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Ingest raw text files into the lake through the Prefect `ingest` flow."""
     selection = resolve_inputs(paths)
@@ -49,24 +77,20 @@ def run(
             errors.print(f"[red]error:[/red] {problem.message}", highlight=False)
         errors.print("nothing to ingest", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
-    if topics is not None and not topics.is_file():
-        errors.print(f"[red]error:[/red] taxonomy file not found: {topics}", highlight=False)
-        raise typer.Exit(EXIT_NOTHING)
-    if runner not in ("thread", "dask"):
-        errors.print(f"[red]error:[/red] unknown runner {runner!r}; use thread or dask", highlight=False)
-        raise typer.Exit(EXIT_NOTHING)
-    apply_prefect_defaults()
+    settings = _settings(lake=lake, taxonomy=topics, runner=runner, language_backend=lang_backend)
     from flows import ingest  # Prefect is imported only once its defaults are in place.
     from flows.runners import RunnerKind, make_task_runner
 
-    flow = ingest.with_options(task_runner=make_task_runner(RunnerKind(runner), dask_address))
-    state = flow(
-        paths,
-        lake=str(lake),
-        topics=str(topics) if topics else None,
-        force=force,
-        return_state=True,
-    )
+    flow = ingest.with_options(task_runner=make_task_runner(RunnerKind(settings.runner), dask_address))
+    with reporting_to(make_progress(quiet, sys.stderr.isatty())):
+        state = flow(
+            paths,
+            lake=str(settings.lake),
+            topics=str(settings.taxonomy) if settings.taxonomy else None,
+            force=force,
+            lang_backend=settings.language_backend,
+            return_state=True,
+        )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, RunSummary):  # the flow itself crashed (e.g. an invalid taxonomy)
         errors.print(f"[red]error:[/red] {state.message or summary}", highlight=False)
@@ -78,7 +102,7 @@ def run(
 @app.command()
 def serve(
     inbox: Annotated[Path, typer.Option("--inbox", help="Folder where new raw files land.")],
-    lake: LakeOption = Path("data/lake"),
+    lake: LakeOption = None,
     topics: TopicsOption = None,
     cron: Annotated[str | None, typer.Option("--cron", help='Cron schedule, e.g. "*/15 * * * *".')] = None,
     interval: Annotated[float | None, typer.Option("--interval", help="Schedule every N seconds.")] = None,
@@ -90,10 +114,31 @@ def serve(
     if not inbox.is_dir():
         errors.print(f"[red]error:[/red] inbox folder not found: {inbox}", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
-    apply_prefect_defaults()
+    settings = _settings(lake=lake, taxonomy=topics)
     from flows.deployments import inbox_deployment, serve_inbox
 
-    serve_inbox(inbox_deployment(inbox, lake, cron=cron, interval_seconds=interval, topics=topics))
+    serve_inbox(inbox_deployment(inbox, settings.lake, cron=cron, interval_seconds=interval, topics=settings.taxonomy))
+
+
+@app.command("eval")
+def evaluate_command(
+    labeled: Annotated[Path, typer.Option("--labeled", help="JSON lines with `text` and `label`.")],
+    topics: TopicsOption = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+) -> None:
+    """Measure topic classification on labeled text: per-class P/R/F1, macro-F1, confusion, calibration."""
+    from akhbar.evaluation import LabeledDataError, evaluate, load_labeled, render_report
+    from akhbar.topics import TaxonomyError, load_taxonomy
+
+    try:
+        report = evaluate(load_labeled(labeled), load_taxonomy(topics))
+    except (LabeledDataError, TaxonomyError, OSError) as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(EXIT_NOTHING) from error
+    render_report(report, console)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"metrics written to {json_out}", highlight=False)
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -113,9 +158,10 @@ def _print_summary(summary: RunSummary) -> None:
         errors.print(f"[red]error:[/red] {message}", highlight=False)
     for document in summary.documents:
         if document.quarantine_rows:
-            reasons = ", ".join(f"{k}: {v}" for k, v in document.quarantine_counts.items())
-            errors.print(f"[yellow]quarantined[/yellow] {document.source_path}: {reasons}", highlight=False)
+            errors.print(f"[yellow]quarantined[/yellow] {quarantine_message(document)}", highlight=False)
 
+
+register_analytics_commands(app)
 
 if __name__ == "__main__":
     app()

@@ -8,6 +8,10 @@ while it is read is ingested as it was when hashed.
 Encoding detection, in order: a BOM (UTF-8, UTF-16 LE/BE); binary signatures and NUL density;
 strict UTF-8; UTF-8 with a few broken sequences (those lines are quarantined, not the file);
 Windows-1256, the common legacy Arabic encoding; then charset-normalizer for anything else.
+
+A line that does not decode is quarantined with its original bytes, whatever the encoding: UTF-8
+and the other ASCII-compatible encodings are cut into lines as bytes; UTF-16 is decoded
+incrementally with undecodable bytes escaped, so they can be put back.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ MAX_INVALID_UTF8_SHARE = 0.25
 #: Share of Arabic letters among non-ASCII characters that makes a Windows-1256 reading plausible.
 MIN_ARABIC_SHARE = 0.7
 
+#: ASCII-compatible codecs that still cannot be cut at byte-level line breaks (shift sequences).
+STATEFUL_ENCODINGS = frozenset({"utf-7", "hz"})
+#: Name of the decoding error handler that escapes undecodable bytes (see ``_escape_undecodable``).
+ESCAPE_ERRORS = "akhbar-escape"
+#: Runs of bytes escaped by ``ESCAPE_ERRORS`` (lone surrogates never come out of a valid decode).
+ESCAPED_BYTES = re.compile("([\udc00-\udcff]+)")
+
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -52,6 +63,16 @@ LINES_SCHEMA = {
     "raw": pl.Binary,
     "decode_error": pl.String,
 }
+
+
+def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: each undecodable byte becomes the lone surrogate U+DC00 + byte."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "".join(chr(0xDC00 + byte) for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(ESCAPE_ERRORS, _escape_undecodable)
 
 
 @dataclass(frozen=True)
@@ -115,10 +136,14 @@ def detect_encoding(sample: bytes) -> EncodingGuess:
 
 
 def _utf8_invalid_share(sample: bytes) -> float:
-    """Share of broken sequences among the non-ASCII sequences of a UTF-8 reading."""
+    """Share of undecodable bytes among the non-ASCII characters and bytes of a UTF-8 reading.
+
+    Undecodable bytes are escaped rather than replaced, so a text that really contains U+FFFD (a
+    common trace of an earlier bad conversion) is not mistaken for a broken one.
+    """
     # The sample may end inside a multi-byte character: drop an incomplete tail before judging.
-    decoded = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
-    broken = decoded.count("\ufffd")
+    decoded = codecs.getincrementaldecoder("utf-8")(errors=ESCAPE_ERRORS).decode(sample, final=False)
+    broken = sum(len(run) for run in ESCAPED_BYTES.findall(decoded))
     non_ascii = len(NON_ASCII.findall(decoded))
     return broken / non_ascii if non_ascii else 0.0
 
@@ -204,54 +229,138 @@ def _decode_lines_one_by_one(chunk: bytes, encoding: str, first_line_no: int) ->
 def iter_decoded_lines(
     path: Path, size_bytes: int, encoding: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[pl.DataFrame]:
-    """Decode a file into frames of numbered lines (``LINES_SCHEMA``), one frame per chunk."""
+    """Decode a file into frames of numbered lines (``LINES_SCHEMA``), one frame per chunk.
+
+    There is always at least one frame (empty for an empty file), so a stage file can be written.
+    """
+    if splits_on_byte_line_breaks(encoding):
+        frames = _iter_byte_chunk_lines(path, size_bytes, encoding, chunk_bytes)
+    else:
+        frames = _iter_transcoded_lines(path, size_bytes, encoding, chunk_bytes)
+    empty = True
+    for frame in frames:
+        empty = False
+        yield frame
+    if empty:
+        yield pl.DataFrame(schema=LINES_SCHEMA)
+
+
+def splits_on_byte_line_breaks(encoding: str) -> bool:
+    """True when LF and CR are single ASCII bytes that no other character's bytes contain.
+
+    That holds for UTF-8, Windows-1256 and every ASCII-compatible legacy encoding (in Shift_JIS, Big5
+    or GBK no trail byte is below 0x40) but not for UTF-16/32, EBCDIC or the stateful ISO-2022 family.
+    """
+    name = codecs.lookup(encoding).name
+    if name == "utf-8-sig":
+        return True
+    if name in STATEFUL_ENCODINGS or name.startswith("iso2022"):
+        return False
+    try:
+        return "a\r\n".encode(name) == b"a\r\n"
+    except UnicodeEncodeError:
+        return False
+
+
+def _iter_byte_chunk_lines(path: Path, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
+    """Cut the bytes at line breaks, then decode each chunk: a broken line keeps its exact bytes."""
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
     next_line_no = 1
-    if encoding in ("utf-8", "utf-8-sig"):
-        chunks = iter_byte_chunks(path, size_bytes, chunk_bytes)
-        first = True
-        for chunk in chunks:
-            if first and encoding == "utf-8-sig":
-                chunk = chunk.removeprefix(codecs.BOM_UTF8)
-            first = False
-            frame = decode_chunk(chunk, "utf-8", next_line_no)
-            next_line_no += frame.height
-            yield frame
-        return
-    # Multi-byte legacy encodings (UTF-16) cannot be cut at byte-level line breaks: transcode to
-    # UTF-8 with an incremental decoder first. Broken sequences become U+FFFD and are flagged.
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for index, chunk in enumerate(iter_byte_chunks(path, size_bytes, chunk_bytes)):
+        if index == 0 and encoding == "utf-8-sig":
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
+        frame = decode_chunk(chunk, codec, next_line_no)
+        next_line_no += frame.height
+        yield frame
+
+
+def _iter_transcoded_lines(path: Path, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
+    """Decode incrementally, then cut the text at line breaks (UTF-16 cannot be cut as bytes).
+
+    Undecodable bytes are escaped (``ESCAPE_ERRORS``), so a broken line is told apart from a line
+    that really contains U+FFFD, and is quarantined with its original bytes.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(min(4, size_bytes))
+    encoder = _encoder_for(encoding, head)
+    decoder = codecs.getincrementaldecoder(encoding)(errors=ESCAPE_ERRORS)
+    next_line_no = 1
     carry = ""
     with path.open("rb") as handle:
         remaining = size_bytes
         while remaining > 0:
             block = handle.read(min(chunk_bytes, remaining))
-            if not block:
+            if not block:  # The file shrank after hashing; stop at what is there.
                 break
             remaining -= len(block)
-            text = carry + decoder.decode(block, final=remaining <= 0)
+            text = carry + decoder.decode(block)
             cut = max(text.rfind("\n"), text.rfind("\r"))
+            # A text ending in CR may be half of a CRLF: keep the CR for the next block.
             if cut == len(text) - 1 and text.endswith("\r") and remaining > 0:
                 cut = max(text.rfind("\n", 0, cut), text.rfind("\r", 0, cut))
-            if remaining > 0 and cut < 0:
-                carry = text
-                continue
-            complete, carry = (text, "") if remaining <= 0 else (text[: cut + 1], text[cut + 1 :])
-            frame = _flag_replacement_characters(
-                decode_chunk(complete.encode("utf-8"), "utf-8", next_line_no), encoding
-            )
-            next_line_no += frame.height
-            yield frame
-    if carry:
-        yield _flag_replacement_characters(decode_chunk(carry.encode("utf-8"), "utf-8", next_line_no), encoding)
+            complete, carry = text[: cut + 1], text[cut + 1 :]
+            if complete:
+                frame = _text_lines(complete, encoding, encoder, next_line_no)
+                next_line_no += frame.height
+                yield frame
+    rest = carry + decoder.decode(b"", final=True)
+    if rest:
+        yield _text_lines(rest, encoding, encoder, next_line_no)
 
 
-def _flag_replacement_characters(lines: pl.DataFrame, encoding: str) -> pl.DataFrame:
-    """Mark lines where the legacy decoder had to substitute U+FFFD as undecodable."""
-    broken = pl.col("line_text").str.contains("\ufffd", literal=True)
-    return lines.with_columns(
-        pl.when(broken).then(pl.col("line_text").cast(pl.Binary)).otherwise(pl.col("raw")).alias("raw"),
-        pl.when(broken)
-        .then(pl.lit(f"invalid {encoding} byte sequence (kept as UTF-8 with U+FFFD)"))
-        .otherwise(pl.col("decode_error"))
-        .alias("decode_error"),
-    ).with_columns(pl.when(broken).then(None).otherwise(pl.col("line_text")).alias("line_text"))
+def _encoder_for(encoding: str, head: bytes) -> str:
+    """The codec that turns decoded text back into the file's bytes (UTF-16/32 without a new BOM)."""
+    name = codecs.lookup(encoding).name
+    if name in ("utf-16", "utf-32"):
+        little = head.startswith(codecs.BOM_UTF32_LE if name == "utf-32" else codecs.BOM_UTF16_LE)
+        return f"{name}-{'le' if little else 'be'}"
+    return name
+
+
+def _restore_bytes(line: str, encoder: str) -> bytes:
+    """The original bytes of a decoded line: its text re-encoded, escaped bytes put back."""
+    parts = ESCAPED_BYTES.split(line)
+    restored = bytearray()
+    for index, part in enumerate(parts):
+        if index % 2:
+            restored += bytes(ord(character) - 0xDC00 for character in part)
+        else:
+            restored += part.encode(encoder)
+    return bytes(restored)
+
+
+def _text_lines(text: str, encoding: str, encoder: str, first_line_no: int) -> pl.DataFrame:
+    """Numbered lines of decoded text; lines holding escaped bytes are undecodable, with their bytes."""
+    lines = split_lines(text)
+    if not ESCAPED_BYTES.search(text):
+        return _lines_frame(lines, [None] * len(lines), [None] * len(lines), first_line_no)
+    texts: list[str | None] = []
+    raws: list[bytes | None] = []
+    errors: list[str | None] = []
+    for line in lines:
+        escaped = ESCAPED_BYTES.search(line)
+        if escaped is None:
+            texts.append(line)
+            raws.append(None)
+            errors.append(None)
+        else:
+            texts.append(None)
+            raws.append(_restore_bytes(line, encoder))
+            offset = len(_restore_bytes(line[: escaped.start()], encoder))
+            errors.append(f"invalid {encoding} byte sequence at byte {offset}")
+    return _lines_frame(texts, raws, errors, first_line_no)
+
+
+def _lines_frame(
+    texts: list[str] | list[str | None], raws: list[bytes | None], errors: list[str | None], first_line_no: int
+) -> pl.DataFrame:
+    """A ``LINES_SCHEMA`` frame numbered from ``first_line_no``."""
+    return pl.DataFrame(
+        {
+            "line_no": pl.int_range(first_line_no, first_line_no + len(texts), eager=True),
+            "line_text": texts,
+            "raw": raws,
+            "decode_error": errors,
+        },
+        schema=LINES_SCHEMA,
+    )

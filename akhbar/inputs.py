@@ -35,9 +35,23 @@ def _readable(path: Path) -> InputProblem | None:
     return None
 
 
-def _files_under(directory: Path) -> list[Path]:
-    """All ``*.txt`` files below a directory; symlinked folders are not followed, so loops cannot hang."""
-    return sorted(p for p in directory.rglob(f"*{INPUT_SUFFIX}") if p.is_file())
+def _not_regular(path: Path) -> InputProblem:
+    """A FIFO, socket, device or dangling link: opening it could block forever or read nothing real."""
+    return InputProblem(str(path), f"{path}: not a regular file")
+
+
+def _files_under(directory: Path) -> tuple[list[Path], list[InputProblem]]:
+    """All ``*.txt`` files below a directory, and the ``*.txt`` entries that are not regular files.
+
+    Symlinked folders are not followed, so a link loop cannot hang the search.
+    """
+    files, problems = [], []
+    for path in sorted(directory.rglob(f"*{INPUT_SUFFIX}")):
+        if path.is_file():
+            files.append(path)
+        elif not path.is_dir():
+            problems.append(_not_regular(path))
+    return files, problems
 
 
 def resolve_inputs(arguments: list[str]) -> InputSelection:
@@ -46,17 +60,26 @@ def resolve_inputs(arguments: list[str]) -> InputSelection:
     problems: list[InputProblem] = []
     for argument in arguments:
         if GLOB_CHARACTERS & set(argument):
-            matches = [Path(m) for m in sorted(glob.glob(argument, recursive=True)) if Path(m).is_file()]
-            if not matches:
+            found_paths = [Path(m) for m in sorted(glob.glob(argument, recursive=True))]
+            matches = [p for p in found_paths if p.is_file()]
+            problems.extend(_not_regular(p) for p in found_paths if not p.is_file() and not p.is_dir())
+            if not found_paths:
                 problems.append(InputProblem(argument, f"pattern {argument!r} matched no files"))
         else:
             path = Path(argument)
             if not path.exists():
                 problems.append(InputProblem(argument, f"path not found: {argument}"))
                 continue
-            matches = _files_under(path) if path.is_dir() else [path]
-            if not matches:
-                problems.append(InputProblem(argument, f"no *{INPUT_SUFFIX} files under {argument}"))
+            if path.is_dir():
+                matches, irregular = _files_under(path)
+                problems.extend(irregular)
+                if not matches and not irregular:
+                    problems.append(InputProblem(argument, f"no *{INPUT_SUFFIX} files under {argument}"))
+            elif path.is_file():
+                matches = [path]
+            else:
+                matches = []
+                problems.append(_not_regular(path))
         for match in matches:
             problem = _readable(match)
             if problem:

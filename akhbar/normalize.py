@@ -18,17 +18,34 @@ import polars as pl
 # --- character classes (regex fragments for the Rust regex engine polars uses) -------------------
 
 #: Bidi embedding/override/isolate controls, marks and zero-width characters, the BOM, soft hyphen,
-#: and the Arabic letter mark. Scrapes are full of them; none is visible.
-INVISIBLE_CONTROLS = "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad]"
+#: and the Arabic letter mark. Scrapes are full of them; none is visible. (The zero-width joiner is
+#: handled apart: inside an emoji sequence it is part of the symbol.)
+INVISIBLE_CONTROLS = "[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad]"
+#: Pictographs an emoji ZWJ sequence joins (👨‍👩‍👧, ❤️‍🔥), less the few NFKC turns into letters (™ → TM).
+JOINABLE_PICTOGRAPH = (
+    r"[\p{Extended_Pictographic}--[\x{203C}\x{2049}\x{2122}\x{2139}\x{24C2}\x{3297}\x{3299}\x{1F16C}"
+    r"\x{1F201}\x{1F202}\x{1F21A}\x{1F22F}\x{1F232}-\x{1F23A}\x{1F250}\x{1F251}]]"
+)
+#: Zero-width joiners not preceded by a pictograph (or its emoji variation selector / skin tone).
+ZWJ_AFTER_NON_EMOJI = rf"([^{JOINABLE_PICTOGRAPH}\x{{FE0F}}\x{{1F3FB}}-\x{{1F3FF}}]|^)\x{{200D}}+"
+#: Zero-width joiners not followed by a pictograph.
+ZWJ_BEFORE_NON_EMOJI = rf"\x{{200D}}+([^{JOINABLE_PICTOGRAPH}]|$)"
 #: C0/C1 control characters (NUL, BEL, …) other than whitespace, which is collapsed separately.
 CONTROL_CHARACTERS = "[\x00-\x08\x0e-\x1f\x7f-\x9f]"
 #: U+0640 ARABIC TATWEEL, the kashida used to stretch words for justification.
 TATWEEL = "\u0640"
+#: Presentation forms that NFKC expands to a tatweel plus harakat, mapped straight to the harakat so
+#: that tatweel can go before NFKC (removing it after would leave marks NFKC has not recomposed).
+TATWEEL_FORMS = {
+    "\ufcf2": "\u064e\u0651", "\ufcf3": "\u064f\u0651", "\ufcf4": "\u0650\u0651", "\ufe71": "\u064b",
+    "\ufe77": "\u064e", "\ufe79": "\u064f", "\ufe7b": "\u0650", "\ufe7d": "\u0651", "\ufe7f": "\u0652",
+}
 #: Arabic diacritics: tanween, harakat, shadda, sukun, hamza marks, superscript alef,
 #: and the Quranic annotation signs.
 ARABIC_DIACRITICS = "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
 #: A trailing ellipsis marks a teaser cut by the feed. NFKC has already turned U+2026 into "...".
-TRAILING_ELLIPSIS = r"\s*(?:\.{3,}|…)\s*$"
+#: Every trailing one goes ("… ..."), so that cleaning twice removes nothing more.
+TRAILING_ELLIPSIS = r"(?:\s*(?:\.{3,}|…))+\s*$"
 #: A line is blank when nothing visible remains: whitespace, controls, format characters, tatweel.
 BLANK_LINE = r"^[\s\p{Cc}\p{Cf}\u0640]*$"
 
@@ -52,7 +69,9 @@ PERSIAN_LETTERS = {"\u06a9": "\u0643", "\u06cc": "\u064a"}
 def apply_nfkc(text: pl.Expr) -> pl.Expr:
     """Apply Unicode NFKC: folds Arabic presentation forms (U+FB50–U+FEFF) and ligatures.
 
-    Lossy: the presentation-form code points and U+2026 (→ "...") are not recoverable.
+    Lossy: the presentation-form code points and U+2026 (→ "...") are not recoverable. It runs after
+    the removals (NFKC creates no controls, and no tatweel once ``TATWEEL_FORMS`` are mapped), so
+    that a mark freed by a removal is recomposed: alef + tatweel + hamza above becomes أ.
     """
     return text.str.normalize("NFKC")
 
@@ -62,9 +81,16 @@ def remove_invisible_controls(text: pl.Expr) -> pl.Expr:
     return text.str.replace_all(INVISIBLE_CONTROLS, "").str.replace_all(CONTROL_CHARACTERS, " ")
 
 
+def remove_zero_width_joiners(text: pl.Expr) -> pl.Expr:
+    """Remove zero-width joiners, except between the pictographs of an emoji sequence. Lossy only for invisible text."""
+    return text.str.replace_all(ZWJ_AFTER_NON_EMOJI, "${1}").str.replace_all(ZWJ_BEFORE_NON_EMOJI, "${1}")
+
+
 def remove_tatweel(text: pl.Expr) -> pl.Expr:
-    """Remove tatweel (kashida), a purely typographic stretch. Lossy for layout only."""
-    return text.str.replace_all(TATWEEL, "", literal=True)
+    """Remove tatweel (kashida), a purely typographic stretch, also inside ``TATWEEL_FORMS``. Lossy for layout only."""
+    return text.str.replace_all(TATWEEL, "", literal=True).str.replace_many(
+        list(TATWEEL_FORMS), list(TATWEEL_FORMS.values())
+    )
 
 
 def collapse_whitespace(text: pl.Expr) -> pl.Expr:
@@ -83,8 +109,8 @@ def remove_trailing_ellipsis(text: pl.Expr) -> pl.Expr:
 
 
 def fold_for_display(text: pl.Expr) -> pl.Expr:
-    """NFKC, invisible controls, tatweel, whitespace: the display-clean text before the ellipsis check."""
-    return collapse_whitespace(remove_tatweel(remove_invisible_controls(apply_nfkc(text))))
+    """Invisible controls, tatweel, joiners, NFKC, whitespace: the display-clean text before the ellipsis check."""
+    return collapse_whitespace(apply_nfkc(remove_zero_width_joiners(remove_tatweel(remove_invisible_controls(text)))))
 
 
 def clean_for_display(text: pl.Expr) -> pl.Expr:
@@ -135,10 +161,19 @@ def lowercase_latin(text: pl.Expr) -> pl.Expr:
     return text.str.to_lowercase()
 
 
+def recompose(text: pl.Expr) -> pl.Expr:
+    """Canonically recompose (NFC) what removing a mark left apart: e + U+0610 + U+0301 → é. Not lossy."""
+    return text.str.normalize("NFC")
+
+
 def normalize_for_matching(display_text: pl.Expr) -> pl.Expr:
-    """The matching form ``text_norm`` of an already display-clean text."""
+    """The matching form ``text_norm`` of an already display-clean text.
+
+    Recomposed, and without a trailing ellipsis (``٫٫٫`` becomes ``...``), so that it is stable:
+    normalizing ``text_norm`` again changes nothing.
+    """
     folded = unify_persian_letters(alef_maqsura_to_ya(unify_alef(remove_diacritics(display_text))))
-    return collapse_whitespace(lowercase_latin(digits_to_ascii(folded)))
+    return remove_trailing_ellipsis(collapse_whitespace(recompose(lowercase_latin(digits_to_ascii(folded)))))
 
 
 def normalize_text(raw_text: pl.Expr) -> pl.Expr:

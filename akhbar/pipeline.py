@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from akhbar import __version__
+from akhbar.articles import assign_articles, build_articles
 from akhbar.decode import (
     DEFAULT_CHUNK_BYTES,
     LINES_SCHEMA,
@@ -29,6 +30,7 @@ from akhbar.decode import (
     iter_decoded_lines,
     read_sample,
 )
+from akhbar.facts import extract_facts
 from akhbar.faults import checkpoint
 from akhbar.lake import (
     AtomicParquetWriter,
@@ -41,13 +43,15 @@ from akhbar.lake import (
     scan_dataset,
     write_dataset_file,
 )
-from akhbar.language import detect_languages
+from akhbar.language import Backend, detect_languages
 from akhbar.normalize import normalize_segments
 from akhbar.segment import LineKind, segment_lines
 from akhbar.topics import Taxonomy, classify_topics, load_taxonomy
-from schemas import DOCUMENTS, QUARANTINE, SEGMENTS
+from schemas import ARTICLES, DOCUMENTS, QUARANTINE, SEGMENTS
 
 LINES_STAGE = "lines"
+#: Quarantined lines named in a run's messages (all of them are in the quarantine dataset).
+QUARANTINE_EXAMPLES = 5
 SEGMENTED_STAGE = "segmented"
 
 
@@ -81,11 +85,14 @@ class DocumentResult:
     total_lines: int
     blank_lines: int
     segment_lines: int
+    article_count: int
     quarantined_lines: int
     quarantine_rows: int
     topic_counts: dict[str, int]
     lang_counts: dict[str, int]
     quarantine_counts: dict[str, int]
+    #: The first quarantined lines (line number, reason), to name them to the user.
+    quarantined_examples: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
 # --- staged files -------------------------------------------------------------------------------
@@ -241,9 +248,9 @@ def normalize_document(document: StagedDocument) -> StagedDocument:
     )
 
 
-def detect_document_languages(document: StagedDocument) -> StagedDocument:
-    """Add ``lang`` and ``lang_prob``."""
-    return transform_stage(document, "languages", detect_languages)
+def detect_document_languages(document: StagedDocument, backend: Backend = "langdetect") -> StagedDocument:
+    """Add ``lang`` and ``lang_prob`` (langdetect by default; fasttext for large volumes)."""
+    return transform_stage(document, "languages", lambda segments: detect_languages(segments, backend=backend))
 
 
 @lru_cache(maxsize=8)
@@ -258,10 +265,40 @@ def classify_document(document: StagedDocument, taxonomy_path: str | None) -> St
     return transform_stage(document, "topics", lambda segments: classify_topics(segments, taxonomy))
 
 
+def extract_document_facts(document: StagedDocument) -> StagedDocument:
+    """Add ``dates``, ``unresolved_dates``, ``published_at``, ``quantities`` and ``countries``.
+
+    Facts are extracted per chunk, so on a file larger than one chunk a year-less date is resolved
+    from the dates of its own chunk only (left unresolved, never guessed, when that is ambiguous).
+    """
+    return transform_stage(document, "facts", extract_facts)
+
+
+def iter_whole_articles(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """Regroup segment batches (in line order) so that no article is split between two frames.
+
+    The last article of a batch may continue in the next one, so it is held back and re-grouped
+    with the next batch: memory stays bounded by one batch plus one article.
+    """
+    carry: pl.DataFrame | None = None
+    for batch in batches:
+        frame = batch if carry is None else pl.concat([carry, batch], how="vertical_relaxed")
+        if frame.is_empty():
+            continue
+        frame = assign_articles(frame)
+        last = frame.get_column("article_id")[-1]
+        complete = frame.filter(pl.col("article_id") != last)
+        carry = frame.filter(pl.col("article_id") == last).drop("article_id")
+        if complete.height:
+            yield complete
+    if carry is not None and carry.height:
+        yield assign_articles(carry)
+
+
 # --- publishing ---
 
 #: Datasets written per document, before its ``documents`` row (the commit marker).
-PER_DOCUMENT_DATASETS = (SEGMENTS, QUARANTINE)
+PER_DOCUMENT_DATASETS = (SEGMENTS, ARTICLES, QUARANTINE)
 
 
 def prepare_lake(lake: Path) -> list[Path]:
@@ -332,16 +369,18 @@ def publish_document(
     quarantine = quarantine_rows(document, run_id, now)
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("processed_at")]
     status = document_status(counts, document.file_quarantine_reason is not None)
-    segments = pl.scan_parquet(document.stage_path)
-    summary = segments.select("topic", "lang").collect()
+    summary = pl.scan_parquet(document.stage_path).select("topic", "lang").collect()
     with lake_lock(lake):
-        written = 0
-        target = dataset_file(lake, SEGMENTS, document.doc_id)
-        with AtomicParquetWriter(target, SEGMENTS) as writer:
-            for batch in iter_stage_batches(Path(document.stage_path)):
-                writer.write(batch.sort("line_no").with_columns(stamp).select(SEGMENTS.column_names))
-            written = writer.rows
-            writer.commit()
+        with (
+            AtomicParquetWriter(dataset_file(lake, SEGMENTS, document.doc_id), SEGMENTS) as segments,
+            AtomicParquetWriter(dataset_file(lake, ARTICLES, document.doc_id), ARTICLES) as articles,
+        ):
+            for batch in iter_whole_articles(iter_stage_batches(Path(document.stage_path))):
+                segments.write(batch.with_columns(stamp).select(SEGMENTS.column_names))
+                articles.write(build_articles(batch).with_columns(stamp).select(ARTICLES.column_names))
+            written, article_count = segments.rows, articles.rows
+            segments.commit()
+            articles.commit()
         checkpoint("after-segments")
         _check_accounting(document, counts, written, quarantine)
         if quarantine.height:
@@ -361,11 +400,19 @@ def publish_document(
         total_lines=sum(counts.values()),
         blank_lines=counts.get(LineKind.BLANK.value, 0),
         segment_lines=counts.get(LineKind.SEGMENT.value, 0),
+        article_count=article_count,
         quarantined_lines=counts.get(LineKind.QUARANTINED.value, 0),
         quarantine_rows=quarantine.height,
         topic_counts=_count_by(summary, "topic"),
         lang_counts=_count_by(summary.with_columns(pl.col("lang").fill_null("und")), "lang"),
         quarantine_counts=_count_by(quarantine, "reason"),
+        quarantined_examples=[
+            (int(line), str(reason))
+            for line, reason in quarantine.filter(pl.col("line_no").is_not_null())
+            .select("line_no", "reason")
+            .head(QUARANTINE_EXAMPLES)
+            .iter_rows()
+        ],
     )
 
 
@@ -418,7 +465,7 @@ def _remove_superseded(lake: Path, document: StagedDocument) -> None:
     )
     for doc_id in stale:
         # documents last: its row is the commit marker, so it goes only when the rest is gone.
-        for dataset in (SEGMENTS, QUARANTINE, DOCUMENTS):
+        for dataset in (*PER_DOCUMENT_DATASETS, DOCUMENTS):
             remove_dataset_file(lake, dataset, doc_id)
 
 
@@ -429,11 +476,13 @@ def ingest_file(
     work_root: Path,
     taxonomy_path: str | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    lang_backend: Backend = "langdetect",
 ) -> DocumentResult:
     """All stages for one file, without an orchestrator (the flow runs the same stages as tasks)."""
     staged = decode_document(source, work_root, chunk_bytes)
     staged = segment_document(staged)
     staged = normalize_document(staged)
-    staged = detect_document_languages(staged)
+    staged = detect_document_languages(staged, lang_backend)
     staged = classify_document(staged, taxonomy_path)
+    staged = extract_document_facts(staged)
     return publish_document(staged, lake, run_id, cached_taxonomy(taxonomy_path).version)

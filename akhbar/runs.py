@@ -69,6 +69,17 @@ class RunSummary:
         return dict(sorted(merged.items()))
 
 
+def quarantine_message(document: DocumentResult) -> str:
+    """What was quarantined in one file, naming the file and its first bad lines."""
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in document.quarantine_counts.items())
+    if document.status == "quarantined" and not document.quarantined_examples:
+        return f"{document.source_path}: whole file ({reasons})"
+    named = ", ".join(f"line {line} {reason}" for line, reason in document.quarantined_examples)
+    more = document.quarantine_rows - len(document.quarantined_examples)
+    suffix = f" (+{more} more in the quarantine dataset)" if more > 0 else ""
+    return f"{document.source_path}: {named}{suffix}"
+
+
 def _pairs(counts: dict[str, int], key: str) -> list[dict[str, object]]:
     return [{key: name, "count": count} for name, count in counts.items()]
 
@@ -86,6 +97,7 @@ def run_record(summary: RunSummary) -> pl.DataFrame:
             "files_ingested": [sum(d.status != "quarantined" for d in summary.documents)],
             "files_failed": [len(summary.failures)],
             "segments_written": [summary.total("segment_lines")],
+            "articles_written": [summary.total("article_count")],
             "documents_written": [len(summary.documents)],
             "quarantine_written": [summary.total("quarantine_rows")],
             "topic_counts": [_pairs(summary.merged_counts("topic_counts"), "topic")],
@@ -137,6 +149,7 @@ def render_run_markdown(summary: RunSummary) -> str:
     """The run report published as a Prefect markdown artifact."""
     datasets = [
         ("segments", summary.total("segment_lines")),
+        ("articles", summary.total("article_count")),
         ("documents", len(summary.documents)),
         ("quarantine", summary.total("quarantine_rows")),
         ("runs", 1),
@@ -157,6 +170,9 @@ def render_run_markdown(summary: RunSummary) -> str:
         if summary.total("quarantine_rows")
         else "Nothing quarantined.",
     ]
+    examples = [f"- {quarantine_message(d)}" for d in summary.documents if d.quarantine_rows]
+    if examples:
+        parts += ["Examples:", "\n".join(examples)]
     problems = [f.message for f in summary.failures] + summary.input_problems
     if problems:
         parts += ["## Files that could not be ingested", "\n".join(f"- {p}" for p in problems)]

@@ -1,4 +1,4 @@
-"""The ``ingest`` flow: decode → segment → normalize → language → topic → publish, per file.
+"""The ``ingest`` flow: decode → segment → normalize → language → topic → facts → publish, per file.
 
 Tasks are thin: each calls one library function and adds what orchestration is for — retries on
 transient file-system errors, names that say which file, logs and artifacts. Only small
@@ -35,11 +35,15 @@ from akhbar import pipeline
 from akhbar.faults import checkpoint
 from akhbar.inputs import resolve_inputs
 from akhbar.lake import staging_dir
+from akhbar.language import Backend
 from akhbar.pipeline import DocumentResult, PlannedFile, StagedDocument
+from akhbar.progress import current_progress
+from akhbar.report import figures_as_artifact_rows, report_figures, save_report
 from akhbar.runs import (
     FileFailure,
     RunSummary,
     file_result_rows,
+    quarantine_message,
     render_run_markdown,
     write_run_record,
 )
@@ -47,6 +51,8 @@ from schemas import ALL_DATASETS
 
 #: Errors that retrying cannot fix: the input is missing, forbidden or not a file.
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+#: The lake's HTML report, rewritten after every run (dataset globs do not match it).
+REPORT_FILE = "report.html"
 #: Back-off between the two retries of a stage, in seconds.
 RETRY_DELAYS_SECONDS = [1.0, 5.0]
 
@@ -99,15 +105,21 @@ def normalize_task(document: StagedDocument) -> StagedDocument:
 
 
 @task(**stage_task_options("detect-language"))  # type: ignore[untyped-decorator]
-def language_task(document: StagedDocument) -> StagedDocument:
-    """Detect each segment's language with langdetect."""
-    return pipeline.detect_document_languages(document)
+def language_task(document: StagedDocument, backend: Backend) -> StagedDocument:
+    """Detect each segment's language."""
+    return pipeline.detect_document_languages(document, backend)
 
 
 @task(**stage_task_options("classify-topic"))  # type: ignore[untyped-decorator]
 def topic_task(document: StagedDocument, taxonomy_path: str | None) -> StagedDocument:
     """Score every segment against the taxonomy."""
     return pipeline.classify_document(document, taxonomy_path)
+
+
+@task(**stage_task_options("extract-facts"))  # type: ignore[untyped-decorator]
+def facts_task(document: StagedDocument) -> StagedDocument:
+    """Extract dates, quantities and countries."""
+    return pipeline.extract_document_facts(document)
 
 
 @task(**stage_task_options("publish"))  # type: ignore[untyped-decorator]
@@ -128,22 +140,29 @@ def _run_name() -> str:
 
 
 def _submit_file(
-    planned: PlannedFile, work_root: Path, lake: Path, run_id: str, taxonomy_path: str | None, taxonomy_version: str
+    planned: PlannedFile,
+    work_root: Path,
+    lake: Path,
+    run_id: str,
+    taxonomy_path: str | None,
+    taxonomy_version: str,
+    lang_backend: Backend,
 ) -> list[PrefectFuture[object]]:
     """Submit the task chain of one file, each task run named after the file; returns the chain."""
     name = planned.source.name
     decoded = decode_task.with_options(task_run_name=f"decode {name}").submit(planned, work_root)
     segmented = segment_task.with_options(task_run_name=f"segment {name}").submit(decoded)
     normalized = normalize_task.with_options(task_run_name=f"normalize {name}").submit(segmented)
-    languages = language_task.with_options(task_run_name=f"detect-language {name}").submit(normalized)
+    languages = language_task.with_options(task_run_name=f"detect-language {name}").submit(normalized, lang_backend)
     topics = topic_task.with_options(task_run_name=f"classify-topic {name}").submit(languages, taxonomy_path)
+    facts = facts_task.with_options(task_run_name=f"extract-facts {name}").submit(topics)
     published = publish_task.with_options(task_run_name=f"publish {name}").submit(
-        topics, lake, run_id, taxonomy_version
+        facts, lake, run_id, taxonomy_version
     )
-    return [decoded, segmented, normalized, languages, topics, published]
+    return [decoded, segmented, normalized, languages, topics, facts, published]
 
 
-STAGES = ("decode", "segment", "normalize", "detect-language", "classify-topic", "publish")
+STAGES = ("decode", "segment", "normalize", "detect-language", "classify-topic", "extract-facts", "publish")
 
 
 def _failure_message(source: Path, stage: str, error: BaseException) -> str:
@@ -164,7 +183,11 @@ def _root_cause(source: Path, chain: list[PrefectFuture[object]]) -> str:
 
 @flow(name="ingest", flow_run_name=_run_name)
 def ingest(
-    paths: list[str], lake: str = "data/lake", topics: str | None = None, force: bool = False
+    paths: list[str],
+    lake: str = "data/lake",
+    topics: str | None = None,
+    force: bool = False,
+    lang_backend: Backend = "langdetect",
 ) -> RunSummary | State[RunSummary]:
     """Ingest raw Arabic news files into the typed Parquet lake and report what happened."""
     logger = get_run_logger()
@@ -197,19 +220,25 @@ def ingest(
     progress = create_progress_artifact(progress=0.0, key="ingest-progress", description="files done / files to do")
     assert isinstance(progress, UUID)  # the sync API returns the id (an awaitable only in async contexts)
     chains = {
-        planned.source: _submit_file(planned, work_root, lake_path, run_id, topics, taxonomy.version)
+        planned.source: _submit_file(planned, work_root, lake_path, run_id, topics, taxonomy.version, lang_backend)
         for planned in plan.to_ingest
     }
     chain_of = {chain[-1]: source for source, chain in chains.items()}
     documents: list[DocumentResult] = []
+    sizes = {planned.source: planned.fingerprint.size_bytes for planned in plan.to_ingest}
+    reporter = current_progress()  # a terminal progress bar when the CLI set one
+    reporter.start(len(sizes), sum(sizes.values()))
     for done, future in enumerate(as_completed(list(chain_of)), start=1):
         source = chain_of[future]
         try:
             documents.append(future.result())  # type: ignore[arg-type]
+            reporter.file_done(source, sizes[source], documents[-1].total_lines)
         except Exception:  # one bad file fails its own task runs, not the run
             failures.append(FileFailure(str(source), _root_cause(source, chains[source])))
             logger.error("could not ingest %s", failures[-1].message)
+            reporter.file_done(source, sizes[source], 0)
         update_progress_artifact(progress, progress=100.0 * done / len(chain_of))
+    reporter.finish()
     if not chain_of:
         update_progress_artifact(progress, progress=100.0)
     summary = RunSummary(
@@ -230,12 +259,7 @@ def ingest(
     shutil.rmtree(work_root, ignore_errors=True)
     for document in summary.documents:
         if document.quarantine_rows:
-            logger.warning(
-                "%s: %d quarantine row(s) (%s)",
-                document.source_path,
-                document.quarantine_rows,
-                ", ".join(document.quarantine_counts),
-            )
+            logger.warning("quarantined %s", quarantine_message(document))
     logger.info("run %s finished: %s", run_id, summary.status)
     if summary.status == "failed":
         quarantined = sum(d.status == "quarantined" for d in summary.documents)
@@ -252,6 +276,12 @@ def _publish_artifacts(summary: RunSummary, lake: Path) -> None:
     create_table_artifact(
         key="ingest-files", table=file_result_rows(summary), description="per-file results of this run"
     )
+    figures = report_figures(lake)
+    report = save_report(figures, lake / REPORT_FILE)
+    create_table_artifact(
+        key="lake-figures", table=figures_as_artifact_rows(figures), description=f"the figures behind {report}"
+    )
+    create_link_artifact(key="lake-report", link=report.as_uri(), link_text=f"lake report ({report})")
     for dataset in ALL_DATASETS:
         create_link_artifact(
             key=f"dataset-{dataset.name}",

@@ -2,6 +2,7 @@
 
 from schemas.datasets import (
     ALL_DATASETS,
+    ARTICLES,
     DOCUMENTS,
     QUARANTINE,
     RUNS,
@@ -14,6 +15,7 @@ from schemas.datasets import (
 
 __all__ = [
     "ALL_DATASETS",
+    "ARTICLES",
     "DOCUMENTS",
     "QUARANTINE",
     "RUNS",

@@ -133,6 +133,42 @@ SEGMENTS = DatasetSchema(
         Column("topic_scores", list_of(TOPIC_SCORE), False, "Score of every taxonomy topic."),
         Column("matched_terms", list_of(MATCHED_TERM), False, "Taxonomy terms found in text_norm, "
                "with their topic: the evidence for topic."),
+        Column("article_id", pa.string(), False, "The article (story) this paragraph belongs to "
+               "(joins to articles): first 16 hex of doc_id, '-', the article's first line number."),
+        Column("dates", list_of(pa.date32()), False, "Dates mentioned (Gregorian month names in "
+               "Egyptian/Gulf and Levantine forms, numeric dates), sorted; a year-less date is resolved "
+               "from the document's other dates only when that is unambiguous."),
+        Column("unresolved_dates", list_of(pa.string()), False, "Year-less date mentions that could "
+               "not be resolved unambiguously, as written in text_norm (never guessed)."),
+        Column("published_at", UTC_MICROS, True, "Publication/update time of an update line "
+               "('تم تحديثه', 'نشر في'), converted to UTC from the named time zone (UTC if none)."),
+        Column("quantities", list_of(QUANTITY), False, "Numbers with meaning: kind percent (unit %), "
+               "money (ISO 4217 unit), karat (unit K), gold_price (e.g. USD/oz, EGP/g)."),
+        Column("countries", list_of(pa.string()), False, "ISO 3166-1 alpha-2 codes of countries "
+               "named (names, capitals, nisba adjectives), sorted."),
+        RUN_ID,
+        Column("processed_at", UTC_MICROS, False, "When the row was produced (UTC)."),
+    ),
+)
+
+ARTICLES = DatasetSchema(
+    name="articles",
+    version=1,
+    row="one story: consecutive paragraphs of one document (a teaser is a story of its own)",
+    columns=_columns(
+        Column("article_id", pa.string(), False, "Stable id: first 16 hex of doc_id, '-', first line number."),
+        Column("doc_id", pa.string(), False, "sha256 of the input file's bytes (joins to documents)."),
+        Column("first_line_no", pa.int64(), False, "Line number of the article's first paragraph."),
+        Column("last_line_no", pa.int64(), False, "Line number of the article's last paragraph."),
+        Column("segment_count", pa.int64(), False, "Paragraphs (segments) in the article."),
+        Column("text", pa.string(), False, "The paragraphs' display-clean text joined with newlines."),
+        Column("topic", CATEGORY, False, "Topic with the highest summed score over the paragraphs, "
+               "or 'other'."),
+        Column("lang", CATEGORY, True, "Most frequent language of the paragraphs; null if none has one."),
+        Column("is_truncated", pa.bool_(), False, "The article is (or contains) a truncated teaser."),
+        Column("published_at", UTC_MICROS, True, "First publication/update time found in its paragraphs."),
+        Column("dates", list_of(pa.date32()), False, "Union of the paragraphs' dates, sorted."),
+        Column("countries", list_of(pa.string()), False, "Union of the paragraphs' countries, sorted."),
         RUN_ID,
         Column("processed_at", UTC_MICROS, False, "When the row was produced (UTC)."),
     ),
@@ -192,6 +228,7 @@ RUNS = DatasetSchema(
         Column("files_ingested", pa.int64(), False, "Files whose rows were written."),
         Column("files_failed", pa.int64(), False, "Files that could not be read at all."),
         Column("segments_written", pa.int64(), False, "Rows written to segments."),
+        Column("articles_written", pa.int64(), False, "Rows written to articles."),
         Column("documents_written", pa.int64(), False, "Rows written to documents."),
         Column("quarantine_written", pa.int64(), False, "Rows written to quarantine."),
         Column("topic_counts", list_of(TOPIC_COUNT), False, "Segments per topic in this run."),
@@ -203,7 +240,7 @@ RUNS = DatasetSchema(
     ),
 )
 
-ALL_DATASETS: tuple[DatasetSchema, ...] = (SEGMENTS, DOCUMENTS, QUARANTINE, RUNS)
+ALL_DATASETS: tuple[DatasetSchema, ...] = (SEGMENTS, ARTICLES, DOCUMENTS, QUARANTINE, RUNS)
 
 
 def dataset_by_name(name: str, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> DatasetSchema:

@@ -10,12 +10,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from akhbar.decode import (
+    LINES_SCHEMA,
     decode_chunk,
     detect_encoding,
     fingerprint_file,
     iter_byte_chunks,
     iter_decoded_lines,
     split_lines,
+    splits_on_byte_line_breaks,
 )
 
 ARABIC_LINES = ["ارتفعت أسعار الذهب في السوق المحلية اليوم", "وقال وزير الخارجية إن المحادثات مثمرة"]
@@ -115,3 +117,50 @@ def test_only_fingerprinted_bytes_are_decoded(tmp_path: Path) -> None:
         handle.write("سطر جاء متأخرا\n".encode())
     decoded = pl.concat(iter_decoded_lines(path, size, "utf-8"))
     assert decoded.get_column("line_text").to_list() == ["سطر أول"]
+
+
+def test_utf16_broken_line_keeps_its_original_bytes_and_a_real_replacement_character_is_kept(tmp_path: Path) -> None:
+    real_fffd = "سطر فيه \ufffd حقيقي"
+    broken = "سطر مقطوع".encode("utf-16-le") + b"\x41"  # an odd trailing byte cannot be UTF-16
+    payload = codecs.BOM_UTF16_LE + real_fffd.encode("utf-16-le") + "\n".encode("utf-16-le") + broken
+    path = _write(tmp_path, payload)
+    for chunk_bytes in (5, 1 << 20):
+        lines = pl.concat(iter_decoded_lines(path, len(payload), "utf-16", chunk_bytes=chunk_bytes))
+        assert lines.get_column("line_text").to_list() == [real_fffd, None]
+        assert lines.get_column("raw").to_list() == [None, broken]
+        assert lines.get_column("decode_error")[1] == f"invalid utf-16 byte sequence at byte {len(broken) - 1}"
+
+
+def test_utf16_be_lone_surrogate_is_quarantined_with_its_bytes(tmp_path: Path) -> None:
+    bad = "خبر ".encode("utf-16-be") + b"\xd8\x00" + " آخر".encode("utf-16-be")
+    payload = codecs.BOM_UTF16_BE + "سليم\r".encode("utf-16-be") + bad
+    path = _write(tmp_path, payload)
+    lines = pl.concat(iter_decoded_lines(path, len(payload), "utf-16", chunk_bytes=3))
+    assert lines.select("line_no", "line_text", "raw").rows() == [(1, "سليم", None), (2, None, bad)]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "by_bytes"),
+    [("utf-8", True), ("utf-8-sig", True), ("windows-1256", True), ("cp1252", True), ("shift_jis", True),
+     ("utf-16", False), ("utf-32", False), ("cp037", False), ("iso2022_jp", False), ("utf-7", False)],
+)
+def test_which_encodings_are_cut_at_byte_line_breaks(encoding: str, by_bytes: bool) -> None:
+    assert splits_on_byte_line_breaks(encoding) is by_bytes
+
+
+def test_legacy_single_byte_broken_line_keeps_its_bytes(tmp_path: Path) -> None:
+    bad = b"caf\xe9 \x81 undefined in cp1252"
+    payload = "café ok\n".encode("cp1252") + bad + b"\n"
+    path = _write(tmp_path, payload)
+    lines = pl.concat(iter_decoded_lines(path, len(payload), "cp1252"))
+    assert lines.select("line_text", "raw").rows() == [("café ok", None), (None, bad)]
+
+
+@pytest.mark.parametrize(
+    "payload", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE], ids=["empty", "utf-8-bom", "utf-16-bom"]
+)
+def test_a_file_without_lines_still_gives_one_empty_frame(tmp_path: Path, payload: bytes) -> None:
+    path = _write(tmp_path, payload)
+    frames = list(iter_decoded_lines(path, len(payload), detect_encoding(payload).encoding or "utf-8"))
+    assert [frame.height for frame in frames] == [0]
+    assert frames[0].schema == pl.Schema(LINES_SCHEMA)

@@ -28,6 +28,15 @@ def _apply(expression_of: object, value: str | None) -> str | None:
         pytest.param("ارتفع المؤشر ...", "ارتفع المؤشر", id="trailing-three-dots"),
         pytest.param("قال: «نعم… ولكن» ثم غادر", "قال: «نعم... ولكن» ثم غادر", id="inner-ellipsis-kept"),
         pytest.param("سعر ٢٤ قيراط", "سعر ٢٤ قيراط", id="digits-kept-for-display"),
+        pytest.param("ارتفع المؤشر… ...", "ارتفع المؤشر", id="every-trailing-ellipsis"),
+        pytest.param("\u0627\u0640\u0654", "\u0623", id="tatweel-before-hamza-recomposed"),
+        pytest.param("e\u200b\u0301", "\u00e9", id="control-before-mark-recomposed"),
+        pytest.param("\u0628\ufe77", "\u0628\u064e", id="tatweel-presentation-form"),
+        pytest.param("👨\u200d👩\u200d👧 عائلة", "👨\u200d👩\u200d👧 عائلة", id="emoji-zwj-sequence-kept"),
+        pytest.param("❤\ufe0f\u200d🔥 خبر\u200d", "❤\ufe0f\u200d🔥 خبر", id="emoji-zwj-kept-other-zwj-removed"),
+        pytest.param("™\u200d😀", "TM😀", id="zwj-after-letterlike-removed"),
+        pytest.param("<p>سعر &quot;الذهب&quot;&nbsp;اليوم</p>", "<p>سعر &quot;الذهب&quot;&nbsp;اليوم</p>",
+                     id="html-markup-kept-verbatim"),
         pytest.param("", "", id="empty"),
         pytest.param(None, None, id="null-stays-null"),
     ],
@@ -48,6 +57,8 @@ def test_clean_for_display(raw: str | None, display: str | None) -> None:
         pytest.param("ﺍﻟﺬﻫﺐ", "الذهب", id="presentation-forms"),
         pytest.param("كتاب ی", "كتاب ي", id="persian-letters"),
         pytest.param("الـــذهـــب\u200f…", "الذهب", id="everything-at-once"),
+        pytest.param("e\u0610\u0301", "\u00e9", id="mark-freed-by-diacritic-removal-recomposed"),
+        pytest.param("انتهى ٫٫٫", "انتهي", id="separators-turned-into-an-ellipsis"),
         pytest.param("", "", id="empty"),
         pytest.param(None, None, id="null-stays-null"),
     ],
@@ -83,3 +94,15 @@ def test_matching_form_is_idempotent_on_examples() -> None:
     once = pl.DataFrame({"t": texts}).select(normalize_text(pl.col("t")))
     twice = once.select(normalize_text(pl.col("t")))
     assert_frame_equal(once, twice)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["ارتفع المؤشر… ...", "\u0627\u0640\u0654", "e\u200b\u0301", "e\u0610\u0301", "انتهى ٫٫٫"],
+)
+def test_cleaning_and_matching_twice_change_nothing_more(raw: str) -> None:
+    """Inputs on which cleaning or matching used to change its own output (see tests/test_properties.py)."""
+    display = _apply(clean_for_display, raw)
+    assert _apply(clean_for_display, display) == display
+    matching = _apply(normalize_text, raw)
+    assert _apply(normalize_text, matching) == matching

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from akhbar.dictionary import duckdb_type_name
 from akhbar.lake import dataset_glob, scan_dataset
 from akhbar.runs import RunSummary
-from schemas import ALL_DATASETS, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS
+from schemas import ALL_DATASETS, ARTICLES, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS
 
 #: The seed's expected topics, line by line (issue "End-to-end pipeline", done means).
 SEED_TOPICS = {
@@ -71,26 +72,6 @@ def test_every_line_is_accounted_for(seed_lake: tuple[Path, RunSummary], seed_fi
     assert summary.exit_code == 0
 
 
-def _duckdb_type(arrow_type: pa.DataType) -> str:
-    """The DuckDB type a declared Arrow type must read as."""
-    if pa.types.is_dictionary(arrow_type):
-        return "VARCHAR"
-    if pa.types.is_list(arrow_type):
-        return _duckdb_type(arrow_type.value_type) + "[]"
-    if pa.types.is_struct(arrow_type):
-        inner = ", ".join(f"{f.name} {_duckdb_type(f.type)}" for f in arrow_type)
-        return f"STRUCT({inner})"
-    return {
-        pa.string(): "VARCHAR",
-        pa.int64(): "BIGINT",
-        pa.float64(): "DOUBLE",
-        pa.bool_(): "BOOLEAN",
-        pa.binary(): "BLOB",
-        pa.date32(): "DATE",
-        pa.timestamp("us", tz="UTC"): "TIMESTAMP WITH TIME ZONE",
-    }[arrow_type]
-
-
 @pytest.mark.parametrize("dataset", ALL_DATASETS, ids=lambda d: d.name)
 def test_duckdb_reads_every_dataset_with_declared_types(
     seed_lake: tuple[Path, RunSummary], dataset: object
@@ -100,7 +81,7 @@ def test_duckdb_reads_every_dataset_with_declared_types(
     described = duckdb.sql(
         f"DESCRIBE SELECT * FROM read_parquet('{dataset_glob(lake, dataset)}', hive_partitioning = true)"  # type: ignore[arg-type]
     ).fetchall()
-    assert [(name, kind) for name, kind, *_ in described] == [(f.name, _duckdb_type(f.type)) for f in declared]
+    assert [(name, kind) for name, kind, *_ in described] == [(f.name, duckdb_type_name(f.type)) for f in declared]
 
 
 @pytest.mark.parametrize("dataset", ALL_DATASETS, ids=lambda d: d.name)
@@ -171,3 +152,21 @@ def test_bad_lines_and_binary_files_are_quarantined_not_lost(tmp_path: Path) -> 
         ("quarantined", 0, 0, 0),
         ("partial", 7, 6, 1),
     ]
+
+
+def test_seed_articles_and_facts_in_the_lake(seed_lake: tuple[Path, RunSummary]) -> None:
+    lake, _ = seed_lake
+    articles = scan_dataset(lake, ARTICLES).collect().sort("first_line_no")
+    spans = list(zip(articles["first_line_no"], articles["last_line_no"], strict=True))
+    assert spans == [(1, 8)] + [(line, line) for line in range(9, 15)]
+    assert articles["topic"].to_list() == ["diplomacy"] + [SEED_TOPICS[line] for line in range(9, 15)]
+    segments = _segments(lake)
+    assert segments["article_id"].to_list() == [articles["article_id"][0]] * 8 + articles["article_id"][1:].to_list()
+    row = {line: segments.row(line - 1, named=True) for line in range(1, 15)}
+    assert row[11]["published_at"] == datetime(2025, 8, 1, 18, 8, tzinfo=UTC)
+    assert date(2025, 8, 1) in row[14]["dates"]
+    assert date(2025, 10, 15) in row[2]["dates"]
+    assert {"value": 90.3, "unit": "%", "kind": "percent"} in row[12]["quantities"]
+    assert {"value": 2.0, "unit": "%", "kind": "percent"} in row[10]["quantities"]
+    assert {"SY", "RU"} <= set(row[1]["countries"]) and {"SY", "RU"} <= set(row[5]["countries"])
+    assert set(articles["countries"][0]) >= {"SY", "RU"}

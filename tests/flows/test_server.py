@@ -144,7 +144,8 @@ def test_ui_shows_run_tasks_and_artifacts(server_env: dict[str, str], inputs: Pa
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     states = {t.name: t.state.type.value for t in task_runs}
-    stages = ["fingerprint", "decode", "segment", "normalize", "detect-language", "classify-topic", "publish"]
+    stages = ["fingerprint", "decode", "segment", "normalize", "detect-language", "classify-topic", "extract-facts",
+              "publish"]
     for name in ("seed.txt", "second.txt"):
         assert {f"{stage} {name}": "COMPLETED" for stage in stages}.items() <= states.items()
     assert states[f"fingerprint {eio.name}"] == "FAILED"

@@ -1,0 +1,103 @@
+"""SQL over the lake: a DuckDB connection with every dataset registered as a view named after it.
+
+Each view reads ``read_parquet('<lake>/<dataset>/**/*.parquet', hive_partitioning = true,
+union_by_name = true)`` and selects the declared columns in declared order. ``union_by_name`` and
+typed NULLs for declared columns that no file has yet keep a lake written by an older akhbar
+queryable after a nullable column is added; a dataset with no files at all (e.g. a dataset added
+after the lake was last written) is an empty, typed view, so queries naming it still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from akhbar.dictionary import duckdb_type_name
+from akhbar.lake import dataset_dir, dataset_glob
+from schemas import ALL_DATASETS, DatasetSchema
+
+
+class LakeError(ValueError):
+    """The lake folder is missing or is not an akhbar lake."""
+
+
+class QueryError(ValueError):
+    """DuckDB rejected or failed a query; the message is one line."""
+
+
+def quote_identifier(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of a DuckDB error: the kind and the message, without the caret diagram below."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def check_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> None:
+    """Raise LakeError unless ``lake`` is a folder holding at least one dataset folder."""
+    if not lake.is_dir():
+        raise LakeError(f"lake not found: {lake}")
+    names = [dataset.name for dataset in datasets]
+    if not any((lake / name).is_dir() for name in names):
+        raise LakeError(f"not an akhbar lake (no {', '.join(names)} folder): {lake}")
+
+
+def _typed_null(field: pa.Field) -> str:
+    """A NULL column of a declared field's type (a column no file of the dataset has yet)."""
+    return f"CAST(NULL AS {duckdb_type_name(field.type)}) AS {quote_identifier(field.name)}"
+
+
+def _view_sql(connection: duckdb.DuckDBPyConnection, lake: Path, dataset: DatasetSchema) -> str:
+    """The SELECT behind one dataset's view."""
+    declared = dataset.arrow_schema()
+    if not any(dataset_dir(lake, dataset).rglob("*.parquet")):
+        return f"SELECT {', '.join(_typed_null(f) for f in declared)} WHERE false"
+    glob = quote_literal(dataset_glob(lake, dataset))
+    source = f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
+    present = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    columns = [quote_identifier(f.name) if f.name in present else _typed_null(f) for f in declared]
+    # Columns no declaration knows (a newer writer) stay visible after the declared ones.
+    columns += [quote_identifier(name) for name in present if name not in declared.names]
+    return f"SELECT {', '.join(columns)} FROM {source}"
+
+
+def open_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per dataset of ``lake``; raises LakeError, QueryError."""
+    datasets = tuple(datasets)
+    check_lake(lake, datasets)
+    root = lake.resolve()
+    connection = duckdb.connect()
+    try:
+        # Dates cut from UTC timestamps must not depend on the machine's time zone.
+        connection.execute("SET TimeZone = 'UTC'")
+        for dataset in datasets:
+            view = f"CREATE VIEW {quote_identifier(dataset.name)} AS {_view_sql(connection, root, dataset)}"
+            connection.execute(view)
+    except duckdb.Error as error:
+        connection.close()
+        raise QueryError(f"cannot read the lake {lake}: {one_line(error)}") from error
+    return connection
+
+
+def view_columns(connection: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    """Column names of a view (or table) of the connection."""
+    return [row[0] for row in connection.sql(f"DESCRIBE {quote_identifier(view)}").fetchall()]
+
+
+def run_query(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
+    """Run ``sql`` (the last statement's result is returned; None when it returns no rows, e.g. SET)."""
+    try:
+        return connection.sql(sql)
+    except duckdb.Error as error:
+        raise QueryError(one_line(error)) from error

@@ -1,0 +1,1 @@
+"""Groups of ``akhbar`` subcommands; each module exposes ``register(app)``."""

@@ -1,0 +1,545 @@
+"""Topic classification of normalized Arabic news segments, driven by a weighted-term taxonomy.
+
+The classifier *is* the taxonomy file (``akhbar/taxonomy.toml`` by default): per topic, groups of
+terms with a weight.  At load time every term is normalized exactly like ``text_norm`` and expanded
+into its surface forms (Arabic clitic prefixes, the article, inflectional suffixes).  At run time
+all surface forms of all topics are found in one Aho-Corasick pass over a token-delimited form of
+``text_norm``; the hits are joined back to their terms and summed into one score per topic.  The
+best topic wins when its score reaches ``min_score``; otherwise the segment is ``other``.
+
+Everything per row is a vectorized polars operation; Python only loops over the taxonomy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from akhbar.normalize import normalize_text
+
+OTHER_TOPIC = "other"
+
+#: Columns appended by :func:`classify_topics`, in order.
+TOPIC_COLUMNS = ("topic", "topic_confidence", "topic_scores", "matched_terms")
+TOPIC_SCORES_DTYPE = pl.List(pl.Struct({"topic": pl.String, "score": pl.Float64}))
+MATCHED_TERMS_DTYPE = pl.List(pl.Struct({"topic": pl.String, "term": pl.String}))
+
+PACKAGED_TAXONOMY = "taxonomy.toml"
+
+#: Anything that is not a letter, combining mark or digit separates tokens.
+TOKEN_SEPARATOR = r"[^\p{L}\p{M}\p{N}]+"
+#: A run of punctuation/symbols with the spaces around it.  ``text_norm`` has single spaces only, so
+#: replacing these runs by one space and then doubling spaces is a cheaper way (two simple passes,
+#: the regex rarely matching) to the same result as replacing every TOKEN_SEPARATOR run by GAP.
+PUNCTUATION_RUN = r"(?: ?[^\p{L}\p{M}\p{N} ]+ ?)+"
+#: Tokens are joined by two spaces and the whole string is padded by one space on each side, so a
+#: surface form " w " never shares a space with its neighbour " v ": adjacent terms both match.
+GAP = "  "
+ARTICLE = "ال"
+TEH_MARBUTA = "ة"
+#: Term markup: "=" exact word (no clitics), "(ال)" optional article, "~" inflectable word.
+EXACT_MARK = "="
+OPTIONAL_ARTICLE = "(ال)"
+INFLECT_MARK = "~"
+TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+_ROW = "__akhbar_row"
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How term hits become a topic and a confidence."""
+
+    #: A topic needs at least this score to beat ``other``.
+    min_score: float = 3.0
+    #: Softmax temperature turning scores (with ``other`` at ``min_score``) into a confidence.
+    temperature: float = 1.6
+    #: Each repeat of a term adds this fraction of its weight, up to ``max_repeats`` occurrences.
+    repeat_bonus: float = 0.25
+    max_repeats: int = 3
+    #: Terms in the first ``lead_words`` tokens (the news lede) get ``1 + lead_boost`` times their
+    #: weight; 0 switches the lede off (and skips its scan).
+    lead_words: int = 10
+    lead_boost: float = 0.4
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """The clitic prefixes and inflectional suffixes used to expand terms into surface forms."""
+
+    clitics: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    teh_marbuta_suffixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One taxonomy term: its topic, its text as written in the file, weight and surface forms."""
+
+    topic: str
+    text: str
+    weight: float
+    surfaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A parsed, normalized and expanded taxonomy file."""
+
+    version: str
+    fingerprint: str
+    source: str
+    topic_names: tuple[str, ...]
+    rule: DecisionRule
+    terms: tuple[Term, ...] = field(repr=False)
+    #: Surface forms longest first, so Aho-Corasick leftmost-first matching prefers the longest term.
+    patterns: tuple[str, ...] = field(repr=False, compare=False)
+
+    @cached_property
+    def pattern_list(self) -> pl.Series:
+        """``patterns`` as a one-element List(String) Series, converted from Python once."""
+        return pl.Series("patterns", [list(self.patterns)], dtype=pl.List(pl.String))
+
+    @cached_property
+    def term_texts(self) -> tuple[str, ...]:
+        """Each term as written in the file, by term index."""
+        return tuple(term.text for term in self.terms)
+
+    @cached_property
+    def term_weights(self) -> tuple[float, ...]:
+        """Each term's weight, by term index."""
+        return tuple(term.weight for term in self.terms)
+
+    @cached_property
+    def term_topics(self) -> tuple[int, ...]:
+        """Each term's topic index (into ``topic_names``), by term index."""
+        index = {name: position for position, name in enumerate(self.topic_names)}
+        return tuple(index[term.topic] for term in self.terms)
+
+    @cached_property
+    def surface_table(self) -> pl.DataFrame:
+        """Surface form → term index; a form shared by several topics has one row per topic."""
+        owners: dict[tuple[str, str], int] = {}
+        for term_index, term in enumerate(self.terms):
+            for surface in term.surfaces:
+                # The first term of a topic that yields a surface form owns it: no double counting.
+                owners.setdefault((surface, term.topic), term_index)
+        return pl.DataFrame(
+            {"surface": [surface for surface, _ in owners], "term_idx": list(owners.values())},
+            schema={"surface": pl.String, "term_idx": pl.UInt32},
+        )
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    """Load a taxonomy TOML file; ``None`` loads the one packaged with akhbar."""
+    if path is None:
+        resource = resources.files("akhbar").joinpath(PACKAGED_TAXONOMY)
+        return parse_taxonomy(resource.read_bytes(), source=f"akhbar/{PACKAGED_TAXONOMY}")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise TaxonomyError(f"{path}: cannot read taxonomy file ({error.strerror or error})") from error
+    return parse_taxonomy(data, source=str(path))
+
+
+def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
+    """Parse taxonomy TOML bytes; ``source`` names the file in error messages."""
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise TaxonomyError(f"{source}: not UTF-8 ({error.reason} at byte {error.start})") from error
+    except tomllib.TOMLDecodeError as error:
+        raise TaxonomyError(f"{source}: invalid TOML: {error}") from error
+    _reject_unknown_keys(document, {"version", "decision", "morphology", "topics"}, "the top level", source)
+    version = document.get("version")
+    if not isinstance(version, str) or not version.strip():
+        raise TaxonomyError(f"{source}: `version` must be a non-empty string")
+    rule = _parse_decision(document.get("decision", {}), source)
+    morphology = _parse_morphology(document.get("morphology"), source)
+    raw_terms = _parse_topics(document.get("topics"), source)
+    topic_names = tuple(dict.fromkeys(topic for topic, _, _ in raw_terms))
+    terms = _expand_terms(raw_terms, morphology, source)
+    patterns = sorted({s for term in terms for s in term.surfaces}, key=lambda s: (-len(s), s))
+    return Taxonomy(
+        version=version,
+        fingerprint=hashlib.sha256(data).hexdigest(),
+        source=source,
+        topic_names=topic_names,
+        rule=rule,
+        terms=terms,
+        patterns=tuple(patterns),
+    )
+
+
+def _reject_unknown_keys(table: Mapping[str, object], allowed: set[str], where: str, source: str) -> None:
+    """Raise on keys a reader would silently ignore: they are almost always typos."""
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise TaxonomyError(f"{source}: unknown key(s) {', '.join(unknown)} in {where}")
+
+
+def _number(value: object, name: str, source: str, *, minimum: float | None = None) -> float:
+    """A finite TOML number (int or float), optionally bounded below."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TaxonomyError(f"{source}: `{name}` must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise TaxonomyError(f"{source}: `{name}` must be >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def _parse_decision(table: object, source: str) -> DecisionRule:
+    """The [decision] table; every key is optional and defaults to :class:`DecisionRule`."""
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [decision] must be a table")
+    defaults = DecisionRule()
+    _reject_unknown_keys(table, set(defaults.__dataclass_fields__), "[decision]", source)
+    values = {key: table.get(key, getattr(defaults, key)) for key in defaults.__dataclass_fields__}
+    for key in ("max_repeats", "lead_words"):
+        if isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1:
+            raise TaxonomyError(f"{source}: `decision.{key}` must be a positive integer")
+    return DecisionRule(
+        min_score=_number(values["min_score"], "decision.min_score", source, minimum=0.01),
+        temperature=_number(values["temperature"], "decision.temperature", source, minimum=0.01),
+        repeat_bonus=_number(values["repeat_bonus"], "decision.repeat_bonus", source, minimum=0.0),
+        max_repeats=int(values["max_repeats"]),
+        lead_words=int(values["lead_words"]),
+        lead_boost=_number(values["lead_boost"], "decision.lead_boost", source, minimum=0.0),
+    )
+
+
+def _string_list(value: object, name: str, source: str) -> list[str]:
+    """A TOML array of non-empty strings."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise TaxonomyError(f"{source}: `{name}` must be an array of non-empty strings")
+    return [item.strip() for item in value]
+
+
+def _parse_morphology(table: object, source: str) -> Morphology:
+    """The [morphology] table: clitics, suffixes and the ة-stem suffixes."""
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: missing [morphology] table")
+    keys = {"clitics", "suffixes", "teh_marbuta_suffixes"}
+    _reject_unknown_keys(table, keys, "[morphology]", source)
+    lists = {key: _string_list(table.get(key), f"morphology.{key}", source) for key in sorted(keys)}
+    normalized = {key: _normalize_strings(values) for key, values in lists.items()}
+    return Morphology(
+        clitics=tuple(normalized["clitics"]),
+        suffixes=tuple(normalized["suffixes"]),
+        teh_marbuta_suffixes=tuple(normalized["teh_marbuta_suffixes"]),
+    )
+
+
+def _parse_topics(table: object, source: str) -> list[tuple[str, str, float]]:
+    """The [topics.*] tables flattened to (topic, term as written, weight), in file order."""
+    if not isinstance(table, dict) or not table:
+        raise TaxonomyError(f"{source}: no [topics.NAME] table")
+    flattened: list[tuple[str, str, float]] = []
+    for name, topic in table.items():
+        if not TOPIC_NAME.match(name) or name == OTHER_TOPIC:
+            raise TaxonomyError(f"{source}: topic name {name!r} must be lowercase [a-z0-9_] and not {OTHER_TOPIC!r}")
+        if not isinstance(topic, dict):
+            raise TaxonomyError(f"{source}: [topics.{name}] must be a table")
+        _reject_unknown_keys(topic, {"description", "group"}, f"[topics.{name}]", source)
+        groups = topic.get("group")
+        if not isinstance(groups, list) or not groups:
+            raise TaxonomyError(f"{source}: topic {name!r} has no [[topics.{name}.group]] of terms")
+        for number, group in enumerate(groups, start=1):
+            where = f"topics.{name}.group #{number}"
+            if not isinstance(group, dict):
+                raise TaxonomyError(f"{source}: {where} must be a table")
+            _reject_unknown_keys(group, {"weight", "terms", "note"}, where, source)
+            weight = _number(group.get("weight"), f"{where}.weight", source)
+            for term in _string_list(group.get("terms"), f"{where}.terms", source):
+                _check_markup(term, where, source)
+                flattened.append((name, term, weight))
+        if not any(weight > 0 for topic_name, _, weight in flattened if topic_name == name):
+            raise TaxonomyError(f"{source}: topic {name!r} has no term with a positive weight")
+    return flattened
+
+
+def _check_markup(term: str, where: str, source: str) -> None:
+    """Reject markup a term cannot carry: "~" must end a word, "=" and "(ال)" only lead the term."""
+    body = term.removeprefix(EXACT_MARK).removeprefix(OPTIONAL_ARTICLE)
+    if EXACT_MARK in body or OPTIONAL_ARTICLE in body or not body.replace(INFLECT_MARK, "").strip():
+        raise TaxonomyError(f"{source}: {where}: malformed term {term!r}")
+    if term.startswith(EXACT_MARK + OPTIONAL_ARTICLE):
+        raise TaxonomyError(f"{source}: {where}: `=` and `(ال)` cannot be combined in term {term!r}")
+    if any(INFLECT_MARK in word.rstrip(INFLECT_MARK) for word in body.split()):
+        raise TaxonomyError(f"{source}: {where}: `~` must end a word in term {term!r}")
+
+
+# --- expansion into surface forms ---------------------------------------------------------------------
+
+
+def matching_form(text: pl.Expr) -> pl.Expr:
+    """The token-delimited string that surface forms are matched against (see ``GAP``)."""
+    tokens = text.str.replace_all(PUNCTUATION_RUN, " ").str.replace_all(" ", GAP, literal=True)
+    return pl.concat_str(pl.lit(" "), tokens, pl.lit(" "))
+
+
+def _pad(*words: str) -> str:
+    """A surface form as it appears in :func:`matching_form` output."""
+    return " " + GAP.join(words) + " "
+
+
+def _normalize_strings(values: Sequence[str]) -> list[str]:
+    """Normalize strings exactly as ``text_norm`` is normalized."""
+    frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
+    return frame.select(normalize_text(pl.col("value"))).to_series().to_list()
+
+
+def _tokenize(values: Sequence[str]) -> list[list[str]]:
+    """Split normalized strings into tokens with the same rule as :func:`matching_form`."""
+    frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
+    split = frame.select(pl.col("value").str.replace_all(TOKEN_SEPARATOR, " ").str.strip_chars())
+    return [value.split() for value in split.to_series().to_list()]
+
+
+def _expand_terms(raw_terms: list[tuple[str, str, float]], morphology: Morphology, source: str) -> tuple[Term, ...]:
+    """Normalize every term and expand it into its surface forms."""
+    parsed = [_parse_markup(text) for _, text, _ in raw_terms]
+    # Normalize word by word so that "~" stays attached to the word it marks.
+    words = [word for _, _, term_words in parsed for word, _ in term_words]
+    tokens = iter(_tokenize(_normalize_strings(words)))
+    terms = []
+    for (topic, text, weight), (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
+        token_forms: list[list[str]] = []
+        for _, inflect in term_words:
+            # A written word may tokenize into several tokens ("s&p"): only the last one inflects.
+            pieces = next(tokens)
+            token_forms.extend([piece] for piece in pieces[:-1])
+            if pieces:
+                token_forms.append(_suffix_forms(pieces[-1], morphology) if inflect else pieces[-1:])
+        if not token_forms:
+            raise TaxonomyError(f"{source}: term {text!r} of topic {topic!r} has no letters or digits")
+        token_forms[0] = _prefix_forms(token_forms[0], morphology, exact=exact, optional_article=optional_article)
+        terms.append(Term(topic=topic, text=text, weight=weight, surfaces=tuple(_cartesian(token_forms))))
+    return tuple(terms)
+
+
+def _parse_markup(text: str) -> tuple[bool, bool, list[tuple[str, bool]]]:
+    """Split a term into (exact?, optional article?, [(word, inflectable?)])."""
+    exact = text.startswith(EXACT_MARK)
+    body = text.removeprefix(EXACT_MARK)
+    optional_article = body.startswith(OPTIONAL_ARTICLE)
+    body = body.removeprefix(OPTIONAL_ARTICLE)
+    words = [(word.rstrip(INFLECT_MARK), word.endswith(INFLECT_MARK)) for word in body.split()]
+    return exact, optional_article, [(word, inflect) for word, inflect in words if word]
+
+
+def _suffix_forms(word: str, morphology: Morphology) -> list[str]:
+    """The word and its inflected forms; a final ة becomes ت before suffixes."""
+    if not _is_arabic(word[0]):
+        return [word]
+    if word.endswith(TEH_MARBUTA):
+        stem = word[: -len(TEH_MARBUTA)]
+        return [word, *(stem + suffix for suffix in morphology.teh_marbuta_suffixes)]
+    return [word, *(word + suffix for suffix in morphology.suffixes)]
+
+
+def _prefix_forms(forms: list[str], morphology: Morphology, *, exact: bool, optional_article: bool) -> list[str]:
+    """Attach clitic prefixes (and the article where the term allows it) to the first word."""
+    if exact or not _is_arabic(forms[0][0]):
+        return forms
+    result: list[str] = []
+    for form in forms:
+        if form.startswith(ARTICLE) and len(form) > len(ARTICLE) + 1:
+            result.extend(_article_forms(form[len(ARTICLE) :], morphology))
+            continue
+        result.extend([form, *(clitic + form for clitic in morphology.clitics)])
+        if optional_article:
+            result.extend(_article_forms(form, morphology))
+    return result
+
+
+def _article_forms(stem: str, morphology: Morphology) -> list[str]:
+    """The article form of a stem with every clitic: ل + ال contracts to لل (للسفير, لليرة)."""
+    forms = [ARTICLE + stem]
+    for clitic in morphology.clitics:
+        if clitic.endswith("ل"):
+            forms.append(clitic + "ل" + stem)
+            if stem.startswith("ل"):
+                forms.append(clitic + stem)
+        else:
+            forms.append(clitic + ARTICLE + stem)
+    return forms
+
+
+def _is_arabic(char: str) -> bool:
+    """True for a character of the Arabic block (clitics only attach to Arabic words)."""
+    return "\u0600" <= char <= "\u06ff"
+
+
+def _cartesian(word_forms: list[list[str]]) -> list[str]:
+    """Every combination of word forms, as padded surface forms, de-duplicated in order."""
+    combos: list[list[str]] = [[]]
+    for forms in word_forms:
+        combos = [[*combo, form] for combo in combos for form in dict.fromkeys(forms)]
+    return list(dict.fromkeys(_pad(*combo) for combo in combos if combo))
+
+
+# --- classification ---------------------------------------------------------------------------------
+
+
+def classify_topics(segments: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Append ``topic``, ``topic_confidence``, ``topic_scores`` and ``matched_terms`` to ``segments``."""
+    # Each call builds the taxonomy's Aho-Corasick automaton once (about 0.1 s of CPU): callers
+    # should pass large batches (a whole run's segments), not one document at a time.
+    if "text_norm" not in segments.columns:
+        raise ValueError("classify_topics needs a `text_norm` column")
+    if segments.schema["text_norm"] != pl.String:
+        raise TypeError(f"`text_norm` must be pl.String, got {segments.schema['text_norm']}")
+    base = segments.drop(TOPIC_COLUMNS, strict=False)
+    evidence = _row_evidence(base.select(pl.col("text_norm")), taxonomy)
+    return pl.concat([base, _decide(evidence, taxonomy)], how="horizontal")
+
+
+def _row_evidence(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Per row: one score column per topic (``s0``, ``s1``, …) and the ``matched_terms`` list."""
+    rows = texts.with_row_index(_ROW)
+    hits = _term_hits(rows, taxonomy)
+    topic_count = len(taxonomy.topic_names)
+    per_row = hits.group_by(_ROW, maintain_order=True).agg(
+        *(
+            pl.col("contribution").filter(pl.col("topic_idx") == index).sum().alias(f"s{index}")
+            for index in range(topic_count)
+        ),
+        # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, and an
+        # anti term listed under a topic would read as support for it.
+        pl.struct("topic", "term").filter(pl.col("weight") > 0).alias("matched_terms"),
+    )
+    return (
+        rows.select(_ROW)
+        .join(per_row, on=_ROW, how="left", maintain_order="left")
+        .select(
+            *(pl.col(f"s{index}").fill_null(0.0).clip(lower_bound=0.0) for index in range(topic_count)),
+            pl.col("matched_terms").fill_null(pl.lit([], dtype=MATCHED_TERMS_DTYPE)),
+        )
+    )
+
+
+def _term_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """One row per (segment, term) hit, in segment then taxonomy order, with its ``contribution``."""
+    rule = taxonomy.rule
+    hits = _surface_hits(rows, taxonomy).join(taxonomy.surface_table, on="surface", how="inner")
+    # One integer key per (segment, term): cheaper to group and sort than two columns.
+    term_count = len(taxonomy.terms)
+    key = pl.col(_ROW).cast(pl.UInt64) * term_count + pl.col("term_idx").cast(pl.UInt64)
+    per_term = (
+        hits.group_by(key.alias("key"))
+        .agg(pl.len().alias("occurrences"), pl.col("is_lead").any().alias("in_lead"))
+        .sort("key")
+    )
+    term_idx = (pl.col("key") % term_count).cast(pl.UInt32)
+    topic_idx = _gather(taxonomy.term_topics, term_idx)
+    weight = _gather(taxonomy.term_weights, term_idx)
+    repeats = (pl.col("occurrences").clip(upper_bound=rule.max_repeats) - 1).cast(pl.Float64)
+    lead_factor = pl.when(pl.col("in_lead")).then(1.0 + rule.lead_boost).otherwise(1.0)
+    return per_term.select(
+        (pl.col("key") // term_count).cast(pl.UInt32).alias(_ROW),
+        topic_idx.alias("topic_idx"),
+        _gather(taxonomy.topic_names, topic_idx).alias("topic"),
+        _gather(taxonomy.term_texts, term_idx).alias("term"),
+        weight.alias("weight"),
+        (weight * (1.0 + rule.repeat_bonus * repeats) * lead_factor).alias("contribution"),
+    )
+
+
+def _surface_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Every surface form found in every segment (``_ROW``, ``surface``, ``is_lead``), in text order."""
+    rule = taxonomy.rule
+    scan = rows.select(matching_form(pl.col("text_norm")).alias("scan"))
+    patterns = pl.lit(taxonomy.pattern_list)
+    if rule.lead_boost > 0:
+        # The lede is scanned as extra rows of the SAME Aho-Corasick call (one automaton build).
+        lead = scan.select(lead_of(pl.col("scan"), rule.lead_words).alias("scan"))
+        found = pl.concat([scan, lead]).select(_find(patterns).alias("surface"))
+        surfaces = found.slice(0, rows.height)
+        lead_hits = found.slice(rows.height).select(pl.col("surface").list.len().alias("lead_hits"))
+    else:
+        surfaces = scan.select(_find(patterns).alias("surface"))
+        lead_hits = pl.DataFrame({"lead_hits": pl.zeros(rows.height, dtype=pl.UInt32, eager=True)})
+    hit_count = pl.col("surface").list.len()
+    return (
+        pl.concat([rows.select(_ROW), surfaces, lead_hits], how="horizontal")
+        # Where each segment's hits start once exploded: hits come back in text order, so a
+        # segment's first `lead_hits` hits are its lede hits.
+        .with_columns((hit_count.cum_sum() - hit_count).alias("first_hit"))
+        .explode("surface", empty_as_null=False, keep_nulls=False)
+        .select(
+            _ROW,
+            "surface",
+            (pl.int_range(pl.len(), dtype=pl.UInt32) < pl.col("first_hit") + pl.col("lead_hits")).alias("is_lead"),
+        )
+    )
+
+
+def _find(patterns: pl.Expr) -> pl.Expr:
+    """All non-overlapping surface forms in ``scan``, longest first at each position (Aho-Corasick)."""
+    return pl.col("scan").str.extract_many(patterns, leftmost=True)
+
+
+def _gather(values: Sequence[object], index: pl.Expr) -> pl.Expr:
+    """``values[index]`` for every row: a vectorized lookup in a small constant table."""
+    return pl.lit(pl.Series(values)).gather(index)
+
+
+def lead_of(matching: pl.Expr, lead_words: int) -> pl.Expr:
+    """The first ``lead_words`` tokens (the lede) of a :func:`matching_form` string, same format."""
+    return matching.str.extract(rf"^((?: [^ ]+ ){{1,{lead_words}}})", 1).fill_null("")
+
+
+def _decide(evidence: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Pick the topic (or ``other``) and its confidence from the per-topic scores."""
+    rule = taxonomy.rule
+    names = taxonomy.topic_names
+    scores = [pl.col(f"s{index}") for index in range(len(names))]
+    best = pl.max_horizontal(scores)
+    is_topic = best >= rule.min_score
+    topic = pl.lit(None, dtype=pl.String)
+    # Walk the topics backwards so that ties go to the topic listed first in the taxonomy.
+    for name, score in reversed(list(zip(names, scores, strict=True))):
+        topic = pl.when(score == best).then(pl.lit(name)).otherwise(topic)
+    chosen = pl.when(is_topic).then(best).otherwise(pl.lit(rule.min_score))
+    return evidence.select(
+        pl.when(is_topic).then(topic).otherwise(pl.lit(OTHER_TOPIC)).alias("topic"),
+        _confidence(scores, chosen, rule).alias("topic_confidence"),
+        pl.concat_list(scores)
+        .list.eval(pl.struct(pl.lit(pl.Series(names, dtype=pl.String)).alias("topic"), pl.element().alias("score")))
+        .alias("topic_scores"),
+        pl.col("matched_terms"),
+    ).cast({"topic_scores": TOPIC_SCORES_DTYPE, "matched_terms": MATCHED_TERMS_DTYPE})
+
+
+def _confidence(scores: list[pl.Expr], chosen: pl.Expr, rule: DecisionRule) -> pl.Expr:
+    """Softmax share of the chosen label: ``other`` at ``min_score``, topics with evidence, one unseen topic."""
+    # Logits are divided by the temperature.  The "unseen" entry at 0 stands for a topic whose words
+    # the taxonomy missed; topics without any evidence get no share, so a text with no hits at all
+    # is ``other`` with a high but not absolute confidence (about 0.87 with the packaged numbers).
+    temperature = rule.temperature
+    # Shift every logit by the largest one so exp() never overflows.
+    shift = pl.max_horizontal(*scores, pl.lit(rule.min_score))
+    terms = [((pl.lit(rule.min_score) - shift) / temperature).exp(), (-shift / temperature).exp()]
+    terms += [pl.when(score > 0).then(((score - shift) / temperature).exp()).otherwise(0.0) for score in scores]
+    return (((chosen - shift) / temperature).exp() / pl.sum_horizontal(terms)).clip(0.0, 1.0)
+
+
+def topic_terms(taxonomy: Taxonomy, topic: str) -> Iterable[Term]:
+    """The terms of one topic, in file order (for docs and debugging)."""
+    return (term for term in taxonomy.terms if term.topic == topic)

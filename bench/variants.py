@@ -1,0 +1,194 @@
+"""One benchmark variant per process: ``python bench/variants.py VARIANT CONFIG.json RESULT.json``.
+
+``bench/run.py`` starts each variant in its own process so that its peak memory is its own. A
+variant reads its configuration (paths, options) from a JSON file and writes its measurements to
+another; timings use ``time.perf_counter`` around the work only, and are split by stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PROCESS_STARTED = time.perf_counter()
+
+Config = dict[str, Any]
+Result = dict[str, Any]
+
+
+def peak_rss_bytes() -> dict[str, int]:
+    """Peak resident memory of this process and of its largest finished child, in bytes."""
+    # Linux reports ru_maxrss in KiB.
+    return {
+        "self_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "children_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    }
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall-clock seconds of the block to ``timings[stage]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def file_bytes(paths: list[Path]) -> int:
+    """Total size of the input files."""
+    return sum(path.stat().st_size for path in paths)
+
+
+# --- (a) akhbar end to end through the Prefect flow ---------------------------------------------
+
+
+def run_e2e(config: Config) -> Result:
+    """The ``ingest`` flow on a tiny warm-up file (server start-up), then on the corpus."""
+    os.environ["PREFECT_HOME"] = config["prefect_home"]
+    from akhbar.settings import apply_prefect_defaults
+
+    apply_prefect_defaults()
+    from akhbar.runs import RunSummary
+    from flows import ingest
+
+    files = [str(path) for path in config["files"]]
+    with_startup_started = PROCESS_STARTED
+    warmup_started = time.perf_counter()
+    warmup = ingest([config["warmup_file"]], lake=config["warmup_lake"])
+    warmup_seconds = time.perf_counter() - warmup_started
+    started = time.perf_counter()
+    summary = ingest(files, lake=config["lake"])
+    seconds = time.perf_counter() - started
+    assert isinstance(summary, RunSummary) and isinstance(warmup, RunSummary)
+    lang_counts = summary.merged_counts("lang_counts")
+    return {
+        "seconds": seconds,
+        "startup_seconds": started - with_startup_started,
+        "warmup_run_seconds": warmup_seconds,
+        "warmup_status": warmup.status,
+        "status": summary.status,
+        "bytes": file_bytes([Path(f) for f in files]),
+        "segments": summary.total("segment_lines"),
+        "failures": [failure.message for failure in summary.failures],
+        "lang_counts": dict(lang_counts),
+        "topic_counts": dict(summary.merged_counts("topic_counts")),
+    }
+
+
+# --- akhbar's library stages without Prefect ---------------------------------------------------------
+
+
+def run_stages(config: Config, *, detect: str | None) -> Result:
+    """akhbar's stage functions in the flow's order, per file; ``detect`` is a backend, or None for the floor."""
+    import polars as pl
+
+    from akhbar import pipeline
+
+    timings: dict[str, float] = {}
+    lake, work_root = Path(config["lake"]), Path(config["work_root"])
+    with timed(timings, "taxonomy_load"):
+        taxonomy = pipeline.cached_taxonomy(None)
+    pipeline.prepare_lake(lake)
+    files = [Path(path) for path in config["files"]]
+    segments = 0
+
+    def null_languages(frame: pl.DataFrame) -> pl.DataFrame:
+        """The language columns, empty: what later stages need when detection is skipped."""
+        return frame.with_columns(pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob"))
+
+    for path in files:
+        with timed(timings, "decode"):
+            document = pipeline.decode_document(path, work_root)
+        with timed(timings, "segment"):
+            document = pipeline.segment_document(document)
+        with timed(timings, "normalize"):
+            document = pipeline.normalize_document(document)
+        if detect is None:
+            with timed(timings, "null_language_columns"):
+                document = pipeline.transform_stage(document, "languages", null_languages)
+        else:
+            with timed(timings, f"detect_language_{detect}"):
+                document = pipeline.detect_document_languages(document, detect)  # type: ignore[arg-type]
+        with timed(timings, "classify"):
+            document = pipeline.classify_document(document, None)
+        if hasattr(pipeline, "extract_document_facts"):  # the facts stage, where this version has it
+            with timed(timings, "facts"):
+                document = pipeline.extract_document_facts(document)
+        with timed(timings, "publish"):
+            result = pipeline.publish_document(document, lake, "bench", taxonomy.version)
+        segments += result.segment_lines
+        shutil.rmtree(document.work_dir, ignore_errors=True)
+    return {"timings": timings, "bytes": file_bytes(files), "segments": segments}
+
+
+def run_floor(config: Config) -> Result:
+    """(c) akhbar's stages without language detection."""
+    return run_stages(config, detect=None)
+
+
+def run_library(config: Config) -> Result:
+    """akhbar's stages with language detection, no Prefect (to separate orchestration cost)."""
+    from akhbar.language import shutdown_language_pool
+
+    try:
+        return run_stages(config, detect=config.get("backend", "langdetect"))
+    finally:
+        shutdown_language_pool()
+
+
+# --- (b) the naive baseline ----------------------------------------------------------------------------
+
+
+def run_naive(config: Config) -> Result:
+    """The pandas + pyarabic + langdetect script, on the sample file."""
+    from naive import naive_ingest
+
+    sample = Path(config["sample_file"])
+    output = Path(config["output"])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    segments = naive_ingest(sample, output)
+    return {"seconds": time.perf_counter() - started, "bytes": sample.stat().st_size, "segments": segments}
+
+
+# --- language detection study --------------------------------------------------------------------------
+
+
+def run_languages(config: Config) -> Result:
+    """Prefix agreement, pool vs serial, fasttext vs langdetect, on the normalized sample's segments."""
+    from language_study import study
+
+    return study(config)
+
+
+VARIANTS: dict[str, Callable[[Config], Result]] = {
+    "e2e": run_e2e,
+    "floor": run_floor,
+    "library": run_library,
+    "naive": run_naive,
+    "languages": run_languages,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run one variant and write its result (with peak memory) as JSON."""
+    variant, config_path, result_path = argv
+    config = json.loads(Path(config_path).read_text())
+    result = VARIANTS[variant](config)
+    result.update(peak_rss_bytes())
+    result["process_seconds"] = time.perf_counter() - PROCESS_STARTED
+    Path(result_path).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

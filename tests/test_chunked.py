@@ -1,0 +1,103 @@
+"""Chunked decoding is invisible: tiny chunks and one whole-file chunk give identical datasets."""
+
+from __future__ import annotations
+
+import codecs
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from polars.testing import assert_frame_equal
+
+from akhbar import pipeline
+from akhbar.language import clear_language_caches
+
+#: Small enough that lines straddle chunks (Arabic letters are two bytes, lines 60-400 bytes).
+TINY_CHUNK = 257
+WHOLE_FILE = 1 << 30
+
+PARAGRAPHS = [
+    "استقبل وزير الخارجية في عمّان نظيره المغربي وبحثا سبل تعزيز العلاقات الثنائية في مجال الطاقة المتجددة،"
+    " واتفق الجانبان على عقد اجتماع اللجنة المشتركة في الرباط خلال شهر أكتوبر المقبل.",
+    "ارتفع سعر غرام الذهب عيار ٢١ في القاهرة صباح اليوم إلى ٣٬٢٤٥ جنيهاً مع صعود الأوقية عالمياً…",
+    "فاز فريق النسور على ضيفه الصقور بنتيجة 2-1 في المباراة التي أقيمت الخميس ضمن منافسات الدوري الممتاز.",
+    "أغلق المؤشر الرئيسي للبورصة تعاملات الأحد مرتفعاً بنسبة 1.25 بالمئة عند مستوى 18,420 نقطة.",
+    "تَوَقَّعَتْ هيئة الأرصاد الجوية طقساً حاراً نهاراً معتدلاً ليلاً على معظم المناطق",
+    "الـقـاهـرة - خاص",
+    "The foreign minister arrived in Cairo on Monday for talks on regional trade.",
+]
+#: Line ends and blank lines of every kind, in an order that puts blanks at chunk edges too.
+LINE_ENDS = ["\r\n", "\n", "\r", "\r\n\r\n", "\n   \n", "\r\r", "\n"]
+
+
+def document_text(repeats: int = 4) -> str:
+    """A multi-line Arabic feed export with LF, CRLF and CR line ends and blank lines."""
+    parts = []
+    for index in range(repeats * len(PARAGRAPHS)):
+        parts.append(PARAGRAPHS[index % len(PARAGRAPHS)] + f" ({index})")
+        parts.append(LINE_ENDS[index % len(LINE_ENDS)])
+    return "".join(parts)
+
+
+def utf8_with_broken_line() -> bytes:
+    """UTF-8 with one line that is not valid UTF-8 (a cut multi-byte sequence), and no final line end."""
+    text = document_text()
+    middle = len(text) // 2
+    cut = text.index("\n", middle) + 1
+    broken = "خبر مقطوع ".encode() + b"\xd8\r\n" + "سطر سليم بعده".encode() + b"\xff\xfe\n"
+    return text[:cut].encode() + broken + text[cut:].encode() + "آخر سطر بلا نهاية".encode()
+
+
+PAYLOADS = {
+    "utf-8-broken-line": utf8_with_broken_line,
+    "utf-8-bom": lambda: codecs.BOM_UTF8 + document_text().encode("utf-8"),
+    "utf-16": lambda: document_text().encode("utf-16"),
+    "windows-1256": lambda: document_text().replace("ّ", "").encode("cp1256", errors="replace"),
+}
+
+
+def run_stages(source: Path, work_root: Path, chunk_bytes: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Decode with ``chunk_bytes``, run every stage; return the lines, the final segments and the quarantine."""
+    clear_language_caches()  # each run detects from scratch, as a fresh process would
+    document = pipeline.decode_document(source, work_root, chunk_bytes=chunk_bytes)
+    document = pipeline.segment_document(document)
+    document = pipeline.normalize_document(document)
+    document = pipeline.detect_document_languages(document)
+    document = pipeline.classify_document(document, None)
+    lines = pl.read_parquet(document.lines_path)
+    segments = pl.read_parquet(document.stage_path)
+    quarantine = pipeline.quarantine_rows(document, "run-1", datetime(2025, 1, 1, tzinfo=UTC))
+    return lines, segments, quarantine
+
+
+@pytest.mark.parametrize("encoding", list(PAYLOADS))
+def test_tiny_chunks_and_whole_file_give_identical_datasets(encoding: str, tmp_path: Path) -> None:
+    source = tmp_path / f"feed-{encoding}.txt"
+    source.write_bytes(PAYLOADS[encoding]())
+    tiny_lines, tiny_segments, tiny_quarantine = run_stages(source, tmp_path / "tiny", TINY_CHUNK)
+    whole_lines, whole_segments, whole_quarantine = run_stages(source, tmp_path / "whole", WHOLE_FILE)
+    assert tiny_segments.height > 25
+    assert_frame_equal(tiny_lines, whole_lines)
+    assert_frame_equal(tiny_segments, whole_segments)
+    assert_frame_equal(tiny_quarantine, whole_quarantine)
+
+
+def test_tiny_chunks_really_split_the_file(tmp_path: Path) -> None:
+    source = tmp_path / "feed.txt"
+    source.write_bytes(utf8_with_broken_line())
+    document = pipeline.decode_document(source, tmp_path / "work", chunk_bytes=TINY_CHUNK)
+    assert pq.ParquetFile(document.stage_path).num_row_groups > 12
+
+
+def test_broken_line_is_quarantined_and_blanks_are_counted(tmp_path: Path) -> None:
+    source = tmp_path / "feed.txt"
+    source.write_bytes(utf8_with_broken_line())
+    lines, segments, quarantine = run_stages(source, tmp_path / "work", TINY_CHUNK)
+    kinds = dict(lines.group_by("line_kind").len().iter_rows())
+    assert kinds["quarantined"] == 2
+    assert quarantine.get_column("reason").to_list() == ["invalid_encoding", "invalid_encoding"]
+    assert kinds["blank"] >= 8
+    assert segments.height == kinds["segment"]
+    assert set(segments.get_column("lang").drop_nulls().to_list()) >= {"ar", "en"}
