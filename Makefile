@@ -29,7 +29,9 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/python -m pytest -q -m "not e2e"
 
+# Opens the HTML report in headless Chromium (Debian's package; needs root to install it).
 test-e2e: $(VENV)/.dev-installed
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-core)
 	$(BIN)/python -m pytest -q -m e2e
 
 bench: $(VENV)/.dev-installed

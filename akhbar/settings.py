@@ -10,6 +10,9 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     # The telemetry heartbeat raced SQLite writes ("database is locked") and phones home.
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The library logs through the standard "akhbar" logger (it knows nothing of Prefect); this makes
+    # those lines (e.g. "waiting for the lake lock") part of the run's logs in the UI.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "akhbar",
 }
 
 

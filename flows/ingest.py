@@ -13,7 +13,6 @@ ingested or nothing needed ingesting, and Failed when files were given but none 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -34,7 +33,7 @@ from prefect.states import Completed, Failed
 from akhbar import pipeline
 from akhbar.faults import checkpoint
 from akhbar.inputs import resolve_inputs
-from akhbar.lake import staging_dir
+from akhbar.lake import run_staging
 from akhbar.language import Backend
 from akhbar.pipeline import DocumentResult, PlannedFile, StagedDocument
 from akhbar.progress import current_progress
@@ -47,6 +46,7 @@ from akhbar.runs import (
     render_run_markdown,
     write_run_record,
 )
+from flows.runners import RunnerKind, make_task_runner
 from schemas import ALL_DATASETS
 
 #: Errors that retrying cannot fix: the input is missing, forbidden or not a file.
@@ -181,7 +181,7 @@ def _root_cause(source: Path, chain: list[PrefectFuture[object]]) -> str:
     return f"{source}: did not complete ({chain[-1].state.name})"
 
 
-@flow(name="ingest", flow_run_name=_run_name)
+@flow(name="ingest", flow_run_name=_run_name, task_runner=make_task_runner(RunnerKind.THREAD))
 def ingest(
     paths: list[str],
     lake: str = "data/lake",
@@ -200,47 +200,17 @@ def ingest(
         logger.error(problem.message)
     for leftover in pipeline.prepare_lake(lake_path):
         logger.warning("removed %s, left by an interrupted run", leftover)
-    fingerprints = {
-        source: fingerprint_task.with_options(task_run_name=f"fingerprint {source.name}").submit(source)
-        for source in selection.files
-    }
-    failures: list[FileFailure] = []
-    planned: list[PlannedFile] = []
-    for source, fingerprint in fingerprints.items():
-        try:
-            planned.append(fingerprint.result())
-        except Exception as error:  # the file cannot be read: its task run failed and says why
-            failures.append(FileFailure(str(source), _failure_message(source, "fingerprint", error)))
-            logger.error("could not ingest %s", failures[-1].message)
+    planned, failures = _fingerprint_all(selection.files)
     plan = pipeline.plan_ingest(lake_path, planned, taxonomy.version, force=force)
     for skipped in plan.already_ingested:
         logger.info("skipping %s: already in the lake as %s", skipped.source, skipped.fingerprint.doc_id[:16])
     logger.info("run %s: %d file(s) to ingest into %s", run_id, len(plan.to_ingest), lake_path)
-    work_root = staging_dir(lake_path, run_id)
-    progress = create_progress_artifact(progress=0.0, key="ingest-progress", description="files done / files to do")
-    assert isinstance(progress, UUID)  # the sync API returns the id (an awaitable only in async contexts)
-    chains = {
-        planned.source: _submit_file(planned, work_root, lake_path, run_id, topics, taxonomy.version, lang_backend)
-        for planned in plan.to_ingest
-    }
-    chain_of = {chain[-1]: source for source, chain in chains.items()}
-    documents: list[DocumentResult] = []
-    sizes = {planned.source: planned.fingerprint.size_bytes for planned in plan.to_ingest}
-    reporter = current_progress()  # a terminal progress bar when the CLI set one
-    reporter.start(len(sizes), sum(sizes.values()))
-    for done, future in enumerate(as_completed(list(chain_of)), start=1):
-        source = chain_of[future]
-        try:
-            documents.append(future.result())  # type: ignore[arg-type]
-            reporter.file_done(source, sizes[source], documents[-1].total_lines)
-        except Exception:  # one bad file fails its own task runs, not the run
-            failures.append(FileFailure(str(source), _root_cause(source, chains[source])))
-            logger.error("could not ingest %s", failures[-1].message)
-            reporter.file_done(source, sizes[source], 0)
-        update_progress_artifact(progress, progress=100.0 * done / len(chain_of))
-    reporter.finish()
-    if not chain_of:
-        update_progress_artifact(progress, progress=100.0)
+    with run_staging(lake_path, run_id) as work_root:
+        chains = {
+            item.source: _submit_file(item, work_root, lake_path, run_id, topics, taxonomy.version, lang_backend)
+            for item in plan.to_ingest
+        }
+        documents, failed = _collect(chains, {item.source: item.fingerprint.size_bytes for item in plan.to_ingest})
     summary = RunSummary(
         run_id=run_id,
         flow_run_id=str(flow_run.get_id()) if flow_run.get_id() else None,
@@ -249,14 +219,13 @@ def ingest(
         finished_at=datetime.now(UTC),
         taxonomy_version=taxonomy.version,
         documents=sorted(documents, key=lambda d: d.source_path),
-        failures=sorted(failures, key=lambda f: f.source_path),
+        failures=sorted(failures + failed, key=lambda f: f.source_path),
         input_problems=[p.message for p in selection.problems],
         already_ingested=[str(p.source) for p in plan.already_ingested],
     )
     checkpoint("before-run-record")
     write_run_record(lake_path, summary)
     _publish_artifacts(summary, lake_path)
-    shutil.rmtree(work_root, ignore_errors=True)
     for document in summary.documents:
         if document.quarantine_rows:
             logger.warning("quarantined %s", quarantine_message(document))
@@ -266,6 +235,50 @@ def ingest(
         message = f"nothing could be ingested: {len(summary.failures)} file(s) failed, {quarantined} quarantined whole"
         return Failed(message=message, data=summary)
     return Completed(message=summary.status, data=summary)
+
+
+def _fingerprint_all(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+    """Hash every input in its own task run; a file that cannot be read fails only its own."""
+    futures = {
+        source: fingerprint_task.with_options(task_run_name=f"fingerprint {source.name}").submit(source)
+        for source in sources
+    }
+    planned: list[PlannedFile] = []
+    failures: list[FileFailure] = []
+    for source, future in futures.items():
+        try:
+            planned.append(future.result())
+        except Exception as error:  # the task run failed and says why; the run goes on
+            failures.append(FileFailure(str(source), _failure_message(source, "fingerprint", error)))
+            get_run_logger().error("could not ingest %s", failures[-1].message)
+    return planned, failures
+
+
+def _collect(
+    chains: dict[Path, list[PrefectFuture[object]]], sizes: dict[Path, int]
+) -> tuple[list[DocumentResult], list[FileFailure]]:
+    """Wait for every file's chain, reporting progress to the UI (artifact) and the terminal."""
+    progress = create_progress_artifact(progress=0.0, key="ingest-progress", description="files done / files to do")
+    assert isinstance(progress, UUID)  # the sync API returns the id (an awaitable only in async contexts)
+    reporter = current_progress()  # a terminal progress bar when the CLI set one
+    reporter.start(len(sizes), sum(sizes.values()))
+    source_of = {chain[-1]: source for source, chain in chains.items()}
+    documents: list[DocumentResult] = []
+    failures: list[FileFailure] = []
+    for done, future in enumerate(as_completed(list(source_of)), start=1):
+        source = source_of[future]
+        try:
+            documents.append(future.result())  # type: ignore[arg-type]
+            reporter.file_done(source, sizes[source], documents[-1].total_lines)
+        except Exception:  # one bad file fails its own task runs, not the run
+            failures.append(FileFailure(str(source), _root_cause(source, chains[source])))
+            get_run_logger().error("could not ingest %s", failures[-1].message)
+            reporter.file_done(source, sizes[source], 0)
+        update_progress_artifact(progress, progress=100.0 * done / len(source_of))
+    reporter.finish()
+    if not source_of:
+        update_progress_artifact(progress, progress=100.0)
+    return documents, failures
 
 
 def _publish_artifacts(summary: RunSummary, lake: Path) -> None:

@@ -15,6 +15,9 @@ class RunnerKind(StrEnum):
     DASK = "dask"
 
 
+#: Threads for the per-file tasks: enough to overlap I/O with work (language detection has its own
+#: process pool), few enough that the files in flight, each holding a chunk's frames, stay bounded.
+THREAD_WORKERS = 4
 #: A local Dask cluster uses one single-threaded worker process per core: langdetect holds the GIL.
 LOCAL_DASK_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
 
@@ -22,7 +25,7 @@ LOCAL_DASK_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True
 def make_task_runner(kind: RunnerKind, dask_address: str | None = None) -> TaskRunner[Any]:
     """The task runner for ``kind``; Dask connects to ``dask_address`` or starts a local cluster."""
     if kind is RunnerKind.THREAD:
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=THREAD_WORKERS)
     try:
         from prefect_dask.task_runners import DaskTaskRunner
     except ImportError as error:  # prefect-dask is an optional extra

@@ -125,9 +125,11 @@ SEGMENTS = DatasetSchema(
         Column("text_norm", pa.string(), False, "Matching form of text: no diacritics, alef variants "
                "unified, alef maqsura as ya, ASCII digits, Latin lowercased."),
         Column("is_truncated", pa.bool_(), False, "The line ended with an ellipsis (a teaser cut by the feed)."),
-        Column("lang", CATEGORY, True, "ISO 639-1 language from langdetect (seeded); null when the text "
-               "has no letters."),
-        Column("lang_prob", pa.float64(), True, "langdetect probability of lang; null when lang is null."),
+        Column("lang", CATEGORY, True, "ISO 639-1 language of the text's first 80 characters, from the "
+               "run's language backend (langdetect, seeded, by default; fasttext optional); null when the "
+               "text has no letters."),
+        Column("lang_prob", pa.float64(), True, "The backend's probability (langdetect) or score (fasttext) "
+               "for lang; null when lang is null."),
         Column("topic", CATEGORY, False, "Winning topic of the taxonomy, or 'other'."),
         Column("topic_confidence", pa.float64(), False, "Confidence in topic, 0..1."),
         Column("topic_scores", list_of(TOPIC_SCORE), False, "Score of every taxonomy topic."),

@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from akhbar import pipeline
 from akhbar.analytics import LakeError, QueryError, open_lake, run_query, view_columns
-from akhbar.commands.analytics import TABLE_ROWS, register
+from akhbar.cli import app
+from akhbar.commands.analytics import TABLE_ROWS
 from akhbar.dictionary import duckdb_type_name
 from akhbar.runs import RunSummary, write_run_record
 from schemas import ALL_DATASETS, SEGMENTS, Column
@@ -46,19 +46,9 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lake(tmp_path_factory.mktemp("analytics"))
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app: the analytics commands only."""
-
-    register(app)
-    return app
-
 
 def _sql(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_app(), ["sql", *args], env={"COLUMNS": "200", **(env or {})})
+    result = CliRunner().invoke(app, ["sql", *args], env={"COLUMNS": "200", **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 

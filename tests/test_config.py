@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from akhbar.commands.analytics import register
+from akhbar.cli import app
 from akhbar.config import ConfigError, Settings, load_settings
 
 
@@ -23,16 +22,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app: the analytics commands only."""
-
-    register(app)
-    return app
 
 
 def test_defaults() -> None:
@@ -99,7 +88,7 @@ def test_invalid_settings_name_setting_and_source(
 def test_config_command_prints_values_and_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "akhbar.toml").write_text('runner = "dask"\n', encoding="utf-8")
     monkeypatch.setenv("AKHBAR_PREFECT_HOME", "/srv/prefect")
-    result = CliRunner().invoke(_app(), ["config", "--lake", "elsewhere/lake"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["config", "--lake", "elsewhere/lake"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") == 4}
     assert "elsewhere/lake" in lines["lake"] and "command line" in lines["lake"]
@@ -109,7 +98,7 @@ def test_config_command_prints_values_and_sources(tmp_path: Path, monkeypatch: p
 
 
 def test_config_command_invalid_value_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    result = CliRunner().invoke(_app(), ["config", "--runner", "spark"])
+    result = CliRunner().invoke(app, ["config", "--runner", "spark"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: setting 'runner' = 'spark' from command line: Input should be 'thread' or 'dask'"

@@ -16,6 +16,7 @@ the run record — each of which a kill can interrupt.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -37,10 +38,9 @@ from typer.testing import CliRunner
 from akhbar import cli
 from akhbar.faults import CHECKPOINTS, PAUSE_AT_VARIABLE, PAUSE_SECONDS_VARIABLE
 from akhbar.lake import LOCK_FILE, STAGING_DIR, TEMP_SUFFIX, dataset_file, dataset_glob, ensure_lake, scan_dataset
-from akhbar.language import detect_language
 from akhbar.pipeline import PER_DOCUMENT_DATASETS, prepare_lake
 from akhbar.runs import RunSummary, write_run_record
-from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema
+from schemas import ALL_DATASETS, ARTICLES, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS, DatasetSchema
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
@@ -59,14 +59,8 @@ CHANGING_AFTER = (
     + b"\n"
 )
 runner = CliRunner()
-#: ``python -c`` program run as ``akhbar``. It first loads langdetect's profiles once, serially:
-#: akhbar.language loads them lazily and not thread-safely, so two files' first detections in
-#: parallel threads can race (tests/test_failure_matrix.py::test_first_language_detections_in_
-#: parallel_threads_agree). Drop the warm-up, and run ``-m akhbar.cli``, once that is fixed.
-AKHBAR_PROGRAM = (
-    "from akhbar.language import detect_language; detect_language('warm up'); "
-    "from akhbar.cli import app; app(prog_name='akhbar')"
-)
+#: ``python -c`` program run as ``akhbar`` (the console script's own entry point).
+AKHBAR_PROGRAM = "from akhbar.cli import app; app(prog_name='akhbar')"
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -220,7 +214,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) ->
     steady.write_text("\n".join(STEADY) + "\n", encoding="utf-8")
     changing.write_text("\n".join(CHANGING_BEFORE) + "\n", encoding="utf-8")
     inputs = [steady, changing]
-    detect_language("warm up")  # see AKHBAR_PROGRAM
     before = root / "before"
     _cli_run(inputs, before, (cli.EXIT_OK,))
     changing.write_bytes(CHANGING_AFTER)
@@ -268,26 +261,25 @@ def test_killed_run_leaves_a_readable_lake(scenario: Scenario, point: str) -> No
         if kept.exists():
             assert pq.read_table(dataset_file(killed.lake, dataset, steady_id)).equals(pq.read_table(kept))
     # Every committed document (a documents row) is complete: its segments and articles are in place.
-    for doc_id in scan_dataset(killed.lake, DOCUMENTS).collect().get_column("doc_id"):
-        assert dataset_file(killed.lake, PER_DOCUMENT_DATASETS[0], doc_id).exists()
+    documents = scan_dataset(killed.lake, DOCUMENTS).collect()
+    for doc_id in documents.get_column("doc_id"):
+        assert dataset_file(killed.lake, SEGMENTS, doc_id).exists()
+        assert dataset_file(killed.lake, ARTICLES, doc_id).exists()
+    # The kill happened where it says: what is committed, and what is left uncommitted.
+    new_id = hashlib.sha256(CHANGING_AFTER).hexdigest()
+    committed = new_id in set(documents.get_column("doc_id"))
+    assert committed is (point in ("after-documents", "before-run-record"))
+    # Only a kill between the new documents row and the removal of the old one shows both versions.
+    assert documents.height == (3 if point == "after-documents" else 2)
+    uncommitted = {path.parent.name for path in _uncommitted(killed.lake)}
+    assert uncommitted == {
+        "after-segments": {SEGMENTS.name, ARTICLES.name},
+        "after-quarantine": {SEGMENTS.name, ARTICLES.name, QUARANTINE.name},
+    }.get(point, set())
+    assert scan_dataset(killed.lake, RUNS).collect().height == 1  # only the run that built the lake
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        pytest.param(
-            point,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="killed after the new documents row, before the superseded content was removed: the "
-                "re-run skips the committed file, so the old content's rows stay beside the new ones",
-            ),
-        )
-        if point == "after-documents"
-        else point
-        for point in CHECKPOINTS
-    ],
-)
+@pytest.mark.parametrize("point", CHECKPOINTS)
 def test_rerun_after_a_kill_converges_to_the_uninterrupted_lake(scenario: Scenario, point: str) -> None:
     killed = scenario.killed[point]
     lake = killed.lake.with_name(killed.lake.name + "-rerun")
@@ -307,11 +299,6 @@ def test_a_kill_leaves_only_hidden_leftovers(scenario: Scenario) -> None:
             assert leftover not in visible
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the staging folder of a killed run (<lake>/_staging/<run_id>, as large as its inputs) is never "
-    "removed by later runs",
-)
 def test_rerun_removes_the_staging_left_by_a_killed_run(scenario: Scenario) -> None:
     killed = scenario.killed["after-segments"]
     lake = killed.lake.with_name(killed.lake.name + "-staging")
@@ -370,11 +357,6 @@ def test_two_runs_on_one_lake_take_turns(tmp_path: Path) -> None:
     assert (lake / LOCK_FILE).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run record is written without the lake lock, and a run starting meanwhile deletes every "
-    "*.tmp in the lake as a crash leftover, including the live run's record being written",
-)
 def test_a_run_record_being_written_survives_another_run_starting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from akhbar.commands.analytics import register
+from akhbar.cli import app
 from akhbar.dictionary import (
     DICTIONARY_FILE,
     REGENERATE_COMMAND,
@@ -24,16 +23,6 @@ from schemas import ALL_DATASETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app: the analytics commands only."""
-
-    register(app)
-    return app
 
 
 def test_committed_dictionary_matches_schemas() -> None:
@@ -96,19 +85,19 @@ def test_json_lists_every_dataset_and_column() -> None:
 
 
 def test_schema_command_prints_the_committed_file() -> None:
-    result = CliRunner().invoke(_app(), ["schema", "--format", "markdown"])
+    result = CliRunner().invoke(app, ["schema", "--format", "markdown"])
     assert result.exit_code == 0, result.output
     assert result.stdout == (REPO_ROOT / DICTIONARY_FILE).read_text(encoding="utf-8")
 
 
 def test_schema_command_one_dataset_as_json() -> None:
-    result = CliRunner().invoke(_app(), ["schema", "runs", "--format", "json"])
+    result = CliRunner().invoke(app, ["schema", "runs", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert [d["name"] for d in json.loads(result.stdout)["datasets"]] == ["runs"]
 
 
 def test_schema_command_unknown_dataset_is_one_line_exit_2() -> None:
-    result = CliRunner().invoke(_app(), ["schema", "nope"])
+    result = CliRunner().invoke(app, ["schema", "nope"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown dataset 'nope'; known datasets: " + ", ".join(d.name for d in ALL_DATASETS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import polars as pl
@@ -106,10 +108,41 @@ def test_vectorized_detector_on_prefixes_of_long_text() -> None:
         assert detect_language(paragraph[:length]) == stock_langdetect(paragraph[:length]), length
 
 
+def test_inlined_draws_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert language.inline_draws_match_choice()  # CPython's Random.choice draws as the inlined loop
+    inlined = [detect_language(text) for text in VARIED_TEXTS]
+    monkeypatch.setattr(language, "inline_draws_match_choice", lambda: False)
+    assert [detect_language(text) for text in VARIED_TEXTS] == inlined
+
+
 def test_langdetect_without_numpy_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     vectorized = [detect_language(text) for text in VARIED_TEXTS]
     monkeypatch.setattr(language, "HAS_NUMPY", False)
     assert [detect_language(text) for text in VARIED_TEXTS] == vectorized
+
+
+def test_first_detections_in_parallel_threads_wait_for_the_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langdetect import detector_factory
+
+    original = detector_factory.DetectorFactory.load_profile
+
+    def slow_load(self: object, directory: str) -> None:
+        time.sleep(0.3)  # langdetect publishes its factory before this returns: widen that window
+        original(self, directory)
+
+    monkeypatch.setattr(detector_factory.DetectorFactory, "load_profile", slow_load)
+    monkeypatch.setattr(detector_factory, "_factory", None)
+    monkeypatch.setattr(language, "_factory", None)
+    monkeypatch.setattr(language, "_profile_matrix", None)
+    text = VARIED_TEXTS[0]
+    results: list[tuple[str | None, float | None]] = []
+    threads = [threading.Thread(target=lambda: results.append(detect_language(text))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert results == [stock_langdetect(text)] * 3
 
 
 def test_each_distinct_prefix_is_detected_once_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:

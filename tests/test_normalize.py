@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -9,10 +12,9 @@ from polars.testing import assert_frame_equal
 from akhbar.normalize import clean_for_display, is_blank_line, normalize_segments, normalize_text
 
 
-def _apply(expression_of: object, value: str | None) -> str | None:
+def _apply(expression_of: Callable[[pl.Expr], pl.Expr], value: str | None) -> Any:
     frame = pl.DataFrame({"t": [value]}, schema={"t": pl.String})
-    result = frame.select(expression_of(pl.col("t")))  # type: ignore[operator]
-    return result.item()  # type: ignore[no-any-return]
+    return frame.select(expression_of(pl.col("t"))).item()
 
 
 @pytest.mark.parametrize(

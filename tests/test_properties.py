@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -152,6 +153,7 @@ def _non_whitespace(lines: list[str]) -> str:
     return "".join(character for line in lines for character in line if not character.isspace())
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(
     lines=st.lists(LINE, max_size=12),

@@ -19,12 +19,11 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from akhbar import pipeline
 from akhbar.analytics import open_lake
-from akhbar.commands.analytics import register
+from akhbar.cli import app
 from akhbar.facts import FACT_COLUMNS
 from akhbar.lake import dataset_file
 from akhbar.report import (
@@ -292,27 +291,17 @@ def test_topic_colors_are_stable_and_other_is_grey() -> None:
     assert topic_colors(["x"])["other"] == "#7f7f7f"
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test app: the analytics commands only."""
-
-    register(app)
-    return app
-
 
 def test_report_command_writes_the_page(lake: Lake, tmp_path: Path) -> None:
     out = tmp_path / "nested" / "report.html"
-    result = CliRunner().invoke(_app(), ["report", "--lake", str(lake.path), "--out", str(out)])
+    result = CliRunner().invoke(app, ["report", "--lake", str(lake.path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"wrote {out} (")
     assert "<h1>akhbar lake report</h1>" in out.read_text(encoding="utf-8")
 
 
 def test_report_command_missing_lake_exits_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["report", "--lake", str(tmp_path / "gone"), "--out", str(tmp_path / "r.html")])
+    result = CliRunner().invoke(app, ["report", "--lake", str(tmp_path / "gone"), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: lake not found: {tmp_path / 'gone'}"
     assert not (tmp_path / "r.html").exists()
