@@ -215,15 +215,7 @@ def _decode_lines_one_by_one(chunk: bytes, encoding: str, first_line_no: int) ->
             texts.append(None)
             raws.append(raw_line)
             errors.append(f"invalid {encoding} byte sequence at byte {error.start}")
-    return pl.DataFrame(
-        {
-            "line_no": pl.int_range(first_line_no, first_line_no + len(texts), eager=True),
-            "line_text": texts,
-            "raw": raws,
-            "decode_error": errors,
-        },
-        schema=LINES_SCHEMA,
-    )
+    return _lines_frame(texts, raws, errors, first_line_no)
 
 
 def iter_decoded_lines(

@@ -13,6 +13,8 @@ PREFECT_DEFAULTS = {
     # The library logs through the standard "akhbar" logger (it knows nothing of Prefect); this makes
     # those lines (e.g. "waiting for the lake lock") part of the run's logs in the UI.
     "PREFECT_LOGGING_EXTRA_LOGGERS": "akhbar",
+    # ... and outside a flow run (tests, the Prefect-free library) those lines stay local, quietly.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 
