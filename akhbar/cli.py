@@ -18,6 +18,7 @@ from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
 from akhbar.runs import RunSummary, quarantine_message
 from akhbar.settings import apply_prefect_defaults
+from schemas import ALL_DATASETS
 
 app = typer.Typer(help="Raw Arabic news text → clean, classified, typed Parquet datasets.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -145,9 +146,8 @@ def _print_summary(summary: RunSummary) -> None:
     """Where the datasets are, and segments per topic."""
     lake = Path(summary.lake)
     console.print(f"[bold]run {summary.run_id}[/bold]: {summary.status}", highlight=False)
-    for dataset in ("segments", "articles", "documents", "quarantine", "runs"):
-        if (lake / dataset).is_dir():
-            console.print(f"  {dataset:<11} {lake / dataset}", highlight=False)
+    for dataset in ALL_DATASETS:
+        console.print(f"  {dataset.name:<11} {lake / dataset.name}", highlight=False)
     table = Table(title="segments per topic")
     table.add_column("topic")
     table.add_column("segments", justify="right")

@@ -190,12 +190,14 @@ def scan_dataset(lake: Path, dataset: DatasetSchema) -> pl.LazyFrame:
     return pl.scan_parquet(files)
 
 
-def remove_dataset_file(lake: Path, dataset: DatasetSchema, key: str) -> None:
-    """Delete one document's file of a dataset, if present."""
+def remove_dataset_file(lake: Path, dataset: DatasetSchema, key: str) -> bool:
+    """Delete one document's file of a dataset, if present; True when there was one."""
     path = dataset_file(lake, dataset, key)
-    if path.exists():
-        path.unlink()
-        _fsync_dir(path.parent)
+    if not path.exists():
+        return False
+    path.unlink()
+    _fsync_dir(path.parent)
+    return True
 
 
 def staging_dir(lake: Path, run_id: str) -> Path:

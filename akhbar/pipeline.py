@@ -336,25 +336,17 @@ def _remove_all_superseded(lake: Path) -> list[Path]:
 
 def _remove_document(lake: Path, doc_id: str) -> list[Path]:
     """Delete all files of one document; its ``documents`` row (the commit marker) goes last."""
-    removed = []
-    for dataset in (*PER_DOCUMENT_DATASETS, DOCUMENTS):
-        path = dataset_file(lake, dataset, doc_id)
-        if path.exists():
-            remove_dataset_file(lake, dataset, doc_id)
-            removed.append(path)
-    return removed
+    return [
+        dataset_file(lake, dataset, doc_id)
+        for dataset in (*PER_DOCUMENT_DATASETS, DOCUMENTS)
+        if remove_dataset_file(lake, dataset, doc_id)
+    ]
 
 
 def _count_by(frame: pl.LazyFrame, column: str) -> dict[str, int]:
     """Counts per value of a column, as a plain dict sorted by value (only that column is read)."""
     counts = frame.group_by(column).len().sort(column).collect()
     return {str(key): int(count) for key, count in counts.iter_rows()}
-
-
-def _line_counts(lines_path: Path) -> dict[str, int]:
-    """Lines per kind in the segmented stage file."""
-    counts = pl.scan_parquet(lines_path).group_by("line_kind").len().collect()
-    return {str(kind): int(count) for kind, count in counts.iter_rows()}
 
 
 def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.DataFrame:
@@ -401,7 +393,7 @@ def publish_document(
 ) -> DocumentResult:
     """Write a document's segments, quarantine and documents rows into the lake, replacing it whole."""
     now = datetime.now(UTC)
-    counts = _line_counts(Path(document.lines_path))
+    counts = _count_by(pl.scan_parquet(document.lines_path), "line_kind")
     quarantine = quarantine_rows(document, run_id, now)
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("processed_at")]
     status = document_status(counts, document.file_quarantine_reason is not None)
