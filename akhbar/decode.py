@@ -143,6 +143,8 @@ def _utf8_invalid_share(sample: bytes) -> float:
     """
     # The sample may end inside a multi-byte character: drop an incomplete tail before judging.
     decoded = codecs.getincrementaldecoder("utf-8")(errors=ESCAPE_ERRORS).decode(sample, final=False)
+    if not ESCAPED_BYTES.search(decoded):  # The common case, and cheap: nothing is broken.
+        return 0.0
     broken = sum(len(run) for run in ESCAPED_BYTES.findall(decoded))
     non_ascii = len(NON_ASCII.findall(decoded))
     return broken / non_ascii if non_ascii else 0.0
@@ -187,18 +189,40 @@ def split_lines(text: str) -> list[str]:
 def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:
     """Decode one chunk into numbered lines; undecodable lines keep their raw bytes and an error."""
     try:
-        lines = split_lines(chunk.decode(encoding))
-    except UnicodeDecodeError:
+        text = _decode_whole(chunk, encoding)
+    except (UnicodeDecodeError, pl.exceptions.ComputeError):
         return _decode_lines_one_by_one(chunk, encoding, first_line_no)
+    lines = split_lines_column(text)
     return pl.DataFrame(
         {
-            "line_no": pl.int_range(first_line_no, first_line_no + len(lines), eager=True),
+            "line_no": pl.int_range(first_line_no, first_line_no + lines.len(), eager=True),
             "line_text": lines,
         },
         schema={"line_no": pl.Int64, "line_text": pl.String},
     ).with_columns(
         pl.lit(None, dtype=pl.Binary).alias("raw"), pl.lit(None, dtype=pl.String).alias("decode_error")
     )
+
+
+def _decode_whole(chunk: bytes, encoding: str) -> pl.Series:
+    """A chunk as one polars string; raises when any byte sequence is invalid.
+
+    UTF-8 is validated by polars' cast (Rust, no Python str in between); other codecs go
+    through Python's decoder.
+    """
+    if codecs.lookup(encoding).name == "utf-8":
+        return pl.Series([chunk], dtype=pl.Binary).cast(pl.String)
+    return pl.Series([chunk.decode(encoding)], dtype=pl.String)
+
+
+def split_lines_column(text: pl.Series) -> pl.Series:
+    """Split a one-string series on LF, CRLF or CR, as ``split_lines`` does, into a series of lines."""
+    if text.str.contains("\r", literal=True).item():
+        text = text.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    # A final line break ends the last line; it does not start another one (and "" has no lines).
+    ends_line = text.str.ends_with("\n").item() or text.str.len_bytes().item() == 0
+    lines = text.str.split("\n").explode().rename("line_text")
+    return lines.head(-1) if ends_line else lines
 
 
 def _decode_lines_one_by_one(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:

@@ -5,7 +5,10 @@ are already ``.``/``%``, alef variants are bare alef and ى is ي, so every patt
 in that folded form ("اكتوبر", "ايار", "اذار").  URLs are blanked first so that "a%20b" in a link is
 no percentage.  Each pattern family is one compiled Rust regex run with ``str.extract_all``; matches
 are exploded into a small long frame, parsed with ``str.extract_groups`` and gathered back per
-segment.  No Python runs per row.
+segment.  No Python runs per row.  For speed, every distinct text is matched once, a pattern only
+runs on the texts that pass its cheap "hint" (all need a digit; a text date needs a month name as a
+word, found by the tokenizer of :mod:`akhbar.places`), amounts are parsed once per digit-blind
+shape, and the texts are tokenized on a second thread while the number patterns run.
 
 Columns appended by :func:`extract_facts`
     ``dates`` — ``List(Date)``, unique and sorted: every calendar date mentioned.  Recognised forms:
@@ -59,10 +62,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from akhbar.places import find_countries
+from akhbar.places import find_countries_and_words, spread
 
 # --- shared vocabulary (all in text_norm form) ---------------------------------------------------
 
@@ -76,6 +80,9 @@ MONTHS: dict[str, int] = {
     "جانفي": 1, "فيفري": 2, "افريل": 4, "ماي": 5, "جوان": 6, "جويلية": 7, "اوت": 8,
     "يوليوز": 7, "غشت": 8, "شتنبر": 9, "نونبر": 11, "دجنبر": 12,
 }  # fmt: skip
+#: First words of the month names.  A text date with a month name that ends where its word ends
+#: (the only ones kept, see ``mtail``) has one of these as a whole word: texts without are skipped.
+MONTH_WORDS = tuple(sorted({name.split()[0] for name in MONTHS}))
 #: Weekday names: allowed in front of a date ("الجمعة 1 أغسطس 2025"), never a date themselves.
 WEEKDAYS = ("السبت", "الاحد", "الاثنين", "الثلاثاء", "الاربعاء", "الخميس", "الجمعة")
 #: Qualifiers of a year-less date, by direction relative to the document's reference dates.
@@ -169,54 +176,55 @@ def alternation(words: Iterable[str]) -> str:
 #: Links and e-mail addresses: blanked first, "%20" in a URL is no percentage.
 URL = r"(?:https?://|www\.)\S+|\S+@\S+\.\S+"
 #: A number: "1,234.5" (comma thousands), "90.3", "2,5" (comma decimal), "2025".
-NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
+NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:[.,][0-9]+)?"
 #: ASCII word boundary: fast in the Rust engine, and a digit next to an Arabic letter is a boundary.
 EDGE = r"(?-u:\b)"
 
 MONTH = alternation(MONTHS)
 #: "15 اكتوبر/تشرين الاول المقبل", "1 اغسطس 2025". ``mtail`` catches "15 ابراهيم" (اب + letters).
 TEXT_DATE = (
-    rf"{EDGE}(?P<day>\d{{1,2}})(?:\s+من)?(?:\s+شهر)?\s+(?P<month>{MONTH})(?P<mtail>\p{{L}}*)"
+    rf"{EDGE}(?P<day>[0-9]{{1,2}})(?:\s+من)?(?:\s+شهر)?\s+(?P<month>{MONTH})(?P<mtail>\p{{L}}*)"
     rf"(?:\s*[/(-]\s*{MONTH}\s*\)?)?"
-    rf"(?:\s*[,،]?\s*(?:من\s+)?(?:عام|سنة|العام)?\s*(?P<year>\d{{4}}){EDGE})?"
+    rf"(?:\s*[,،]?\s*(?:من\s+)?(?:عام|سنة|العام)?\s*(?P<year>[0-9]{{4}}){EDGE})?"
     rf"(?:\s+(?P<rel>{alternation(NEXT_WORDS + PREVIOUS_WORDS + CURRENT_WORDS)}))?"
 )
 #: The same, year required and without groups, for embedding in the publish-line pattern.
 TEXT_DATE_WITH_YEAR = (
-    rf"\d{{1,2}}(?:\s+من)?(?:\s+شهر)?\s+{MONTH}(?:\s*[/(-]\s*{MONTH}\s*\)?)?"
-    rf"\s*[,،]?\s*(?:من\s+)?(?:عام|سنة|العام)?\s*\d{{4}}{EDGE}"
+    rf"[0-9]{{1,2}}(?:\s+من)?(?:\s+شهر)?\s+{MONTH}(?:\s*[/(-]\s*{MONTH}\s*\)?)?"
+    rf"\s*[,،]?\s*(?:من\s+)?(?:عام|سنة|العام)?\s*[0-9]{{4}}{EDGE}"
 )
 #: y/m/d or d/m/y with one separator used twice.
 NUMERIC_DATE = (
     EDGE
     + "(?:"
-    + "|".join(rf"\d{{4}}{s}\d{{1,2}}{s}\d{{1,2}}|\d{{1,2}}{s}\d{{1,2}}{s}\d{{4}}" for s in ("/", "-", r"\."))
+    + "|".join(
+        rf"[0-9]{{4}}{s}[0-9]{{1,2}}{s}[0-9]{{1,2}}|[0-9]{{1,2}}{s}[0-9]{{1,2}}{s}[0-9]{{4}}" for s in ("/", "-", r"\.")
+    )
     + ")"
     + EDGE
 )
 #: Parses a numeric date once its separators are "/".
-NUMERIC_PARTS = r"^(?:(?P<y1>\d{4})/(?P<m1>\d+)/(?P<d1>\d+)|(?P<d2>\d+)/(?P<m2>\d+)/(?P<y2>\d{4}))$"
+NUMERIC_PARTS = r"^(?:(?P<y1>[0-9]{4})/(?P<m1>[0-9]+)/(?P<d1>[0-9]+)|(?P<d2>[0-9]+)/(?P<m2>[0-9]+)/(?P<y2>[0-9]{4}))$"
 
 #: Words that open a publish/update stamp.
-PUBLISH_CUE = alternation(
-    (
-        "تم تحديثه", "تم تحديث", "تم التحديث", "اخر تحديث", "تاريخ التحديث", "تحديث",
-        "تم نشره", "تم النشر", "نشر في", "نشر بتاريخ", "نشرت في", "نشرت بتاريخ", "تاريخ النشر",
-        "منشور في", "منشور بتاريخ", "published", "updated", "last updated",
-    )
+PUBLISH_CUES = (
+    "تم تحديثه", "تم تحديث", "تم التحديث", "اخر تحديث", "تاريخ التحديث", "تحديث",
+    "تم نشره", "تم النشر", "نشر في", "نشر بتاريخ", "نشرت في", "نشرت بتاريخ", "تاريخ النشر",
+    "منشور في", "منشور بتاريخ", "published", "updated", "last updated",
 )  # fmt: skip
+PUBLISH_CUE = alternation(PUBLISH_CUES)
 AM_PM = alternation(("صباحا", "مساءا", "مساء", "ص", "م", "am", "pm"))
 WEEKDAY = alternation(WEEKDAYS)
 #: A publish stamp: cue, an optional weekday and up to two more words ("الموافق"), a date, an
 #: optional time and an optional zone.
 PUBLISHED = (
-    rf"{PUBLISH_CUE}[\s:،,|-]*(?:(?:يوم\s+)?{WEEKDAY}[\s:،,|-]*)?(?:[^\d\s]+\s+){{0,2}}?"
+    rf"{PUBLISH_CUE}[\s:،,|-]*(?:(?:يوم\s+)?{WEEKDAY}[\s:،,|-]*)?(?:[^0-9\s]+\s+){{0,2}}?"
     rf"(?P<pdate>{NUMERIC_DATE}|{TEXT_DATE_WITH_YEAR})"
     rf"(?:[\s,،|-]*(?:(?:في\s+)?(?:تمام\s+)?الساع[ةه]\s*)?"
-    rf"(?P<hour>\d{{1,2}}):(?P<minute>\d{{2}})(?::(?P<second>\d{{2}}))?"
+    rf"(?P<hour>[0-9]{{1,2}}):(?P<minute>[0-9]{{2}})(?::(?P<second>[0-9]{{2}}))?"
     rf"(?:\s*(?P<ampm>{AM_PM})(?P<ampmtail>\p{{L}}*))?)?"
     rf"(?:\s*\(?\s*(?:حسب\s+)?(?:ب|وفق\s+)?توقيت\s+(?P<zone>{alternation(TIME_ZONES)})"
-    rf"|\s*\(?\s*(?P<utc>gmt|utc)\s*(?P<offset>[+-]\d{{1,2}})?)?"
+    rf"|\s*\(?\s*(?P<utc>gmt|utc)\s*(?P<offset>[+-][0-9]{{1,2}})?)?"
 )
 
 MULTIPLIER = alternation(MULTIPLIERS)
@@ -232,18 +240,41 @@ QUANTITY = (
     rf"{EDGE}(?P<num>{NUMBER})\s*(?:(?P<pct>%|{PERCENT_WORD})"
     rf"|(?:(?P<mult>{MULTIPLIER})\s*)?(?P<cur>{CURRENCY})(?P<curtail>\p{{L}}*)(?:\s+(?P<qual>{QUALIFIER}))?"
     rf"(?:\s*(?:/|لكل\s+|في\s+)?(?:لل|ل|ال|بال)?(?P<per>{WEIGHT})(?P<pertail>\p{{L}}*))?)"
-    rf"|(?:^|[^\p{{L}}])(?:ال|لل|ل)?(?P<gper>{WEIGHT})(?:\s+(?:الذهب|الفضة|الواحد|من\s+الذهب))?"
-    rf"(?:\s+عيار\s*\d{{1,2}})?(?:[\s،,:-]+[^\d\s%،,:]+){{0,4}}?[\s،,:-]+"
+    rf"|(?P<gpre>(?:^|[^\p{{L}}])(?:ال|لل|ل)?(?P<gper>{WEIGHT})(?:\s+(?:الذهب|الفضة|الواحد|من\s+الذهب))?"
+    rf"(?:\s+عيار\s*[0-9]{{1,2}})?(?:[\s،,:-]+[^0-9\s%،,:]+){{0,4}}?[\s،,:-]+)"
     rf"(?P<gnum>{NUMBER})\s*(?:(?P<gmult>{MULTIPLIER})\s*)?(?P<gcur>{CURRENCY})(?P<gcurtail>\p{{L}}*)"
     rf"(?:\s+(?P<gqual>{QUALIFIER}))?"
-    rf"|(?:us\$|usd|\$)\s*(?P<dnum>{NUMBER})(?:\s*(?P<dmult>{MULTIPLIER}){EDGE})?"
+    rf"|(?P<dpre>(?:us\$|usd|\$)\s*)(?P<dnum>{NUMBER})(?:\s*(?P<dmult>{MULTIPLIER}){EDGE})?"
     rf"(?:\s*/\s*(?P<dper>{WEIGHT}))?"
 )
+#: ``QUANTITY`` at its first match, ``skip`` holding the text before it.  Parses a match's *shape*
+#: (ASCII digits → "0"): ``QUANTITY`` has no digit literal, so a shape matches exactly like the
+#: match, at the same character offsets (``gpre``/``dpre`` locate the number), and the ~10k
+#: distinct amounts of a batch have only ~100 shapes.
+QUANTITY_SHAPE = rf"^(?P<skip>(?s:.*?))(?:{QUANTITY})"
+#: The digits a shape replaces by "0" (one character for one: offsets stay put).
+SHAPE_DIGITS = "[0-9]"
 #: "عيار 21", "18 قيراط".
-KARAT = rf"عيار\s*(?P<k1>\d{{1,2}}){EDGE}|{EDGE}(?P<k2>\d{{1,2}})\s*قيراط"
+KARAT = rf"عيار\s*(?P<k1>[0-9]{{1,2}}){EDGE}|{EDGE}(?P<k2>[0-9]{{1,2}})\s*قيراط"
+
+#: Cheap necessary conditions ("hints"): a text without its family's hint cannot match the
+#: family's pattern, so the slow pattern only runs on the texts that have it.  Every fact pattern
+#: needs an ASCII digit: normalization folds Arabic-Indic and Persian digits to ASCII, and digits
+#: of other scripts are not read as numbers (the patterns say ``[0-9]``, never the Unicode ``\d``,
+#: whose matches could not be cast to numbers).
+DIGIT_HINT = "[0-9]"
+#: Every ``URL`` match contains one of these.
+URL_HINT = r"http|www\.|@"
+#: Every ``NUMERIC_DATE`` match has a separator, a one- or two-digit number and a separator.
+NUMERIC_DATE_HINT = r"[/.-][0-9][0-9]?[/.-]"
+#: Every ``KARAT`` match contains one of these words.
+KARAT_HINT = "عيار|قيراط"
+#: Every ``PUBLISH_CUE`` match contains one of these words.
+PUBLISH_HINT = "تحديث|نشر|منشور|published|updated"
 
 #: Private helper column names (prefixed so they never collide with the caller's columns).
 ROW = "_facts_row"
+TEXT = "_facts_text"
 MATCH = "_facts_match"
 CLEAN = "_facts_clean"
 
@@ -283,7 +314,7 @@ def make_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
 
 def parse_number(text: pl.Expr) -> pl.Expr:
     """Float from "1,234.5" (comma thousands) or "2,5" (comma decimal)."""
-    thousands = text.str.contains(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+    thousands = text.str.contains(r"^[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")
     plain = pl.when(thousands).then(text.str.replace_all(",", "")).otherwise(text.str.replace(",", "."))
     return plain.cast(pl.Float64, strict=False)
 
@@ -318,31 +349,80 @@ def empty_list(dtype: pl.DataType) -> pl.Expr:
     return pl.lit([], dtype=dtype)
 
 
-def explode_matches(frame: pl.DataFrame, column: str, keep: Iterable[str] = ()) -> pl.DataFrame:
-    """One row per regex match: ``ROW``, the kept columns and the match text in ``MATCH``."""
-    return frame.select(ROW, *keep, pl.col(column).alias(MATCH)).explode(MATCH).drop_nulls(MATCH)
+def split_by(frame: pl.DataFrame, condition: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows where ``condition`` holds, the other rows), evaluating it once; null counts as false."""
+    holds = frame.select(condition.fill_null(False)).to_series()
+    return frame.filter(holds), frame.filter(~holds)
 
 
-def gather_lists(frame: pl.DataFrame, per_row: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.DataFrame:
-    """Left-join a per-row list column back onto ``frame`` (by ``ROW``), empty list where absent."""
-    joined = frame.join(per_row.select(ROW, column), on=ROW, how="left", maintain_order="left")
-    return joined.with_columns(pl.col(column).cast(dtype).fill_null(empty_list(dtype)))
+def explode_matches(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """One row per regex match, in text order: ``TEXT`` and the match text in ``MATCH``."""
+    return frame.select(TEXT, pl.col(column).alias(MATCH)).explode(MATCH).drop_nulls(MATCH)
+
+
+def gather_lists(rows: pl.DataFrame, per_row: pl.DataFrame, key: str, column: str, dtype: pl.DataType) -> pl.Series:
+    """``column`` of ``per_row`` for every row of ``rows`` (left join on ``key``), empty list where absent."""
+    joined = rows.select(key).join(per_row.select(key, column), on=key, how="left", maintain_order="left")
+    return joined.select(pl.col(column).cast(dtype).fill_null(empty_list(dtype))).to_series()
+
+
+# --- distinct texts --------------------------------------------------------------------------------
+
+
+def distinct_texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """The distinct ``text_norm`` values (``TEXT`` numbers them).
+
+    News feeds repeat paragraphs and teasers (a fifth of all lines): every fact but the year of a
+    year-less date is a function of the text alone, so each distinct text is matched once.
+    """
+    return frame.select(pl.col("text_norm").unique(maintain_order=True)).with_row_index(TEXT)
+
+
+def row_texts(frame: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+    """Per row of ``frame``: ``ROW``, ``doc_id`` and ``TEXT``, the number of its text in ``texts``."""
+    return (
+        frame.select("doc_id", "text_norm")
+        .with_row_index(ROW)
+        .join(texts, on="text_norm", how="left", maintain_order="left", nulls_equal=True)
+        .select(ROW, "doc_id", TEXT)
+    )
+
+
+def texts_with_digits(texts: pl.DataFrame) -> pl.DataFrame:
+    """The texts (``TEXT``, ``text_norm``) holding a digit, in no particular order."""
+    return texts.filter(pl.col("text_norm").str.contains(DIGIT_HINT))
+
+
+def clean_texts(texts: pl.DataFrame) -> pl.DataFrame:
+    """``TEXT`` and ``CLEAN``: the text with links blanked (only texts that may hold one are searched)."""
+    links, plain = split_by(texts, pl.col("text_norm").str.contains(URL_HINT))
+    return pl.concat(
+        [
+            plain.select(TEXT, pl.col("text_norm").alias(CLEAN)),
+            links.select(TEXT, strip_urls(pl.col("text_norm")).alias(CLEAN)),
+        ]
+    )
 
 
 # --- dates -----------------------------------------------------------------------------------------
 
 
-def date_mentions(matches: pl.DataFrame) -> pl.DataFrame:
-    """Every date mention: ``ROW``, ``doc_id``, ``mention``, ``date``, ``has_year``, ``month``, ``day``, ``rel``."""
+def date_mentions(text_dates: pl.DataFrame, numeric_dates: pl.DataFrame) -> pl.DataFrame:
+    """Every date mention of the distinct texts, in text order within each family.
+
+    Columns: ``TEXT``, ``_family`` (0 text, 1 numeric), ``_order``, ``mention``, ``date``,
+    ``has_year``, ``month``, ``day``, ``rel``.
+    """
     parts = pl.col("_parts")
     year = parts.struct.field("year").cast(pl.Int32)
     text = (
-        explode_matches(matches, "_text_dates", ["doc_id"])
+        explode_matches(text_dates, MATCH)
         .with_columns(pl.col(MATCH).str.extract_groups(TEXT_DATE).alias("_parts"))
         .filter(parts.struct.field("mtail") == "")  # "15 ابراهيم" is no August date
         .select(
-            ROW,
-            "doc_id",
+            TEXT,
+            pl.lit(0).alias("_family"),
+            pl.int_range(pl.len()).alias("_order"),
             pl.col(MATCH).alias("mention"),
             text_date(parts).alias("date"),
             # A 4-digit number outside YEAR_RANGE after the month is no year ("15 مارس 3000 متظاهر").
@@ -353,11 +433,12 @@ def date_mentions(matches: pl.DataFrame) -> pl.DataFrame:
         )
     )
     numeric = (
-        explode_matches(matches, "_numeric_dates", ["doc_id"])
+        explode_matches(numeric_dates, MATCH)
         .with_columns(numeric_date_parts(pl.col(MATCH)).alias("_parts"))
         .select(
-            ROW,
-            "doc_id",
+            TEXT,
+            pl.lit(1).alias("_family"),
+            pl.int_range(pl.len()).alias("_order"),
             pl.col(MATCH).alias("mention"),
             numeric_date(parts).alias("date"),
             pl.lit(True).alias("has_year"),
@@ -366,7 +447,20 @@ def date_mentions(matches: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.String).alias("rel"),
         )
     )
-    return pl.concat([text, numeric]).with_row_index("_mention")
+    return pl.concat([text, numeric])
+
+
+def row_mentions(mentions: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """The mentions of every row (``ROW``, ``doc_id``, the mention columns), ``_mention`` numbering them.
+
+    The numbering follows the rows, text mentions first, then numeric ones, each in text order.
+    """
+    return (
+        mentions.join(rows, on=TEXT, how="inner")
+        .sort("_family", ROW, "_order")
+        .drop(TEXT, "_family", "_order")
+        .with_row_index("_mention")
+    )
 
 
 def candidate_date(reference: pl.Expr, month: pl.Expr, day: pl.Expr, rel: pl.Expr) -> pl.Expr:
@@ -394,6 +488,8 @@ def resolve_year_less(mentions: pl.DataFrame) -> pl.DataFrame:
         .unique()
     )
     year_less = mentions.filter(~pl.col("has_year"))
+    if year_less.is_empty():  # the usual case: skip the joins
+        return year_less
     candidates = year_less.join(references, on="doc_id", how="left").with_columns(
         candidate_date(pl.col("_reference"), pl.col("month"), pl.col("day"), pl.col("rel")).alias("_candidate")
     )
@@ -445,9 +541,11 @@ def local_to_utc(naive: pl.Expr, zone: pl.Expr, zones: Iterable[str]) -> pl.Expr
     return converted
 
 
-def published_per_row(frame: pl.DataFrame) -> pl.DataFrame:
-    """``ROW`` → ``published_at`` for publish/update lines."""
-    stamps = frame.filter(pl.col("_has_cue")).select(ROW, pl.col(CLEAN).str.extract_groups(PUBLISHED).alias("p"))
+def published_per_text(cued: pl.DataFrame) -> pl.DataFrame:
+    """``TEXT`` → ``published_at`` for publish/update lines (``cued``: ``TEXT``, ``CLEAN`` with a cue)."""
+    if cued.is_empty():  # most batches: skip building the conversion expressions
+        return pl.DataFrame(schema={TEXT: cued.schema[TEXT], "published_at": UTC_MICROS})
+    stamps = cued.select(TEXT, pl.col(CLEAN).str.extract_groups(PUBLISHED).alias("p"))
     parts = (
         stamps.unnest("p")
         .drop_nulls("pdate")
@@ -466,19 +564,18 @@ def published_per_row(frame: pl.DataFrame) -> pl.DataFrame:
     naive = pl.col("_date").dt.combine(pl.col("_clock"))
     offset = pl.duration(hours=pl.col("offset").cast(pl.Int32).fill_null(0))
     zone = lookup(squeeze_spaces(pl.col("zone")), TIME_ZONES, pl.String())
+    dated = parts.with_columns(date.alias("_date"), clock.alias("_clock"), zone.alias("_zone")).drop_nulls("_date")
     with_time = pl.col("hour").is_not_null()
+    # Branches only for the zones named here: a branch per known zone costs more than the rows.
+    zones = dated.get_column("_zone").drop_nulls().unique().to_list()
     utc = (
         pl.when(with_time & pl.col("utc").is_not_null())
         .then((naive - offset).dt.replace_time_zone("UTC"))
         .when(with_time)
-        .then(local_to_utc(naive, pl.col("_zone"), TIME_ZONES.values()))
+        .then(local_to_utc(naive, pl.col("_zone"), zones))
         .otherwise(naive.dt.replace_time_zone("UTC"))
     )
-    return (
-        parts.with_columns(date.alias("_date"), clock.alias("_clock"), zone.alias("_zone"))
-        .drop_nulls("_date")
-        .select(ROW, utc.cast(UTC_MICROS).alias("published_at"))
-    )
+    return dated.select(TEXT, utc.cast(UTC_MICROS).alias("published_at"))
 
 
 # --- quantities ------------------------------------------------------------------------------------
@@ -492,12 +589,10 @@ def currency_unit(base: pl.Expr, qualifier: pl.Expr) -> pl.Expr:
     return pl.coalesce(qualified, lookup(base, DEFAULT_CURRENCY, pl.String()))
 
 
-def quantities_per_row(matches: pl.DataFrame) -> pl.DataFrame:
-    """``ROW`` → ``quantities`` (percent, money, gold_price, karat)."""
-    found = explode_matches(matches, "_quantities")
-    q = found.select(ROW, pl.col(MATCH).str.extract_groups(QUANTITY).alias("q")).unnest("q")
+def parse_shapes(shapes: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct ``_shape``: ``unit``, ``kind``, ``_percent``, ``_factor`` and where the number is."""
+    q = shapes.select("_shape", pl.col("_shape").str.extract_groups(QUANTITY_SHAPE).alias("q")).unnest("q")
     dollar_sign = pl.col("dnum").is_not_null()
-    amount = parse_number(pl.coalesce("num", "gnum", "dnum"))
     factor = lookup(pl.coalesce("mult", "gmult", "dmult"), MULTIPLIERS, pl.Float64()).fill_null(1.0)
     tail = pl.coalesce("curtail", "gcurtail").fill_null("")
     base = (
@@ -510,7 +605,6 @@ def quantities_per_row(matches: pl.DataFrame) -> pl.DataFrame:
     unit = currency_unit(base, pl.coalesce("qual", "gqual"))
     is_percent = pl.col("pct").is_not_null()
     is_money = ~is_percent & (dollar_sign | ((tail == "") & base.is_not_null()))
-    value = pl.when(is_percent).then(amount).otherwise(amount * factor)
     kind = (
         pl.when(is_percent)
         .then(pl.lit("percent"))
@@ -526,22 +620,73 @@ def quantities_per_row(matches: pl.DataFrame) -> pl.DataFrame:
         .then(pl.concat_str([unit, pl.lit("/"), weight]))
         .otherwise(unit)
     )
-    money = q.select(ROW, value.alias("value"), full_unit.alias("unit"), kind.alias("kind"), pl.lit(0).alias("_family"))
-    k = explode_matches(matches, "_karats").select(ROW, pl.col(MATCH).str.extract_groups(KARAT).alias("k")).unnest("k")
+    # The alternatives are exclusive: one of num / gnum / dnum is set, after skip (+ gpre / dpre).
+    skip = pl.col("skip").str.len_chars()
+    offset = pl.coalesce(
+        pl.when(pl.col("num").is_not_null()).then(skip),
+        pl.when(pl.col("gnum").is_not_null()).then(skip + pl.col("gpre").str.len_chars()),
+        pl.when(pl.col("dnum").is_not_null()).then(skip + pl.col("dpre").str.len_chars()),
+    )
+    return q.select(
+        "_shape",
+        full_unit.alias("unit"),
+        kind.alias("kind"),
+        is_percent.alias("_percent"),
+        factor.alias("_factor"),
+        offset.alias("_offset"),
+        pl.coalesce("num", "gnum", "dnum").str.len_chars().alias("_length"),
+    )
+
+
+def parse_quantities(matches: pl.DataFrame) -> pl.DataFrame:
+    """``MATCH`` → ``value``, ``unit``, ``kind`` for distinct ``QUANTITY`` matches."""
+    shaped = matches.with_columns(pl.col(MATCH).str.replace_all(SHAPE_DIGITS, "0").alias("_shape"))
+    parsed = shaped.join(parse_shapes(shaped.select("_shape").unique()), on="_shape", how="left")
+    amount = parse_number(pl.col(MATCH).str.slice(pl.col("_offset"), pl.col("_length")))
+    value = pl.when(pl.col("_percent")).then(amount).otherwise(amount * pl.col("_factor"))
+    return parsed.select(MATCH, value.alias("value"), "unit", "kind")
+
+
+def quantities_per_text(quantities: pl.DataFrame, karats: pl.DataFrame) -> pl.DataFrame:
+    """``TEXT`` → ``quantities`` (percent, money, gold_price, karat) from the match lists."""
+    found = explode_matches(quantities, MATCH)
+    # Amounts repeat ("2%", "مليون دولار"): each distinct match is parsed once.
+    parsed = parse_quantities(found.select(MATCH).unique())
+    money = found.join(parsed, on=MATCH, how="left", maintain_order="left").select(
+        TEXT, "value", "unit", "kind", pl.lit(0).alias("_family")
+    )
+    k = explode_matches(karats, MATCH).select(TEXT, pl.col(MATCH).str.extract_groups(KARAT).alias("k")).unnest("k")
     karat = pl.coalesce("k1", "k2").cast(pl.Float64)
-    karats = k.select(
-        ROW, karat.alias("value"), pl.lit("K").alias("unit"), pl.lit("karat").alias("kind"), pl.lit(1).alias("_family")
+    karat_rows = k.select(
+        TEXT, karat.alias("value"), pl.lit("K").alias("unit"), pl.lit("karat").alias("kind"), pl.lit(1).alias("_family")
     ).filter(pl.col("value").is_between(1, 24))
     return (
-        pl.concat([money, karats])
+        pl.concat([money, karat_rows])
         .filter(pl.col("kind").is_not_null() & pl.col("value").is_not_null())
-        .sort(ROW, "_family", maintain_order=True)
-        .group_by(ROW, maintain_order=True)
+        .sort(TEXT, "_family", maintain_order=True)
+        .group_by(TEXT, maintain_order=True)
         .agg(pl.struct("value", "unit", "kind").alias("quantities"))
     )
 
 
 # --- the contract ----------------------------------------------------------------------------------
+
+
+def number_facts(clean: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(``TEXT`` → ``published_at``, ``TEXT`` → ``quantities``, ``TEXT`` → numeric date matches) of ``clean``."""
+    text = pl.col(CLEAN)
+    # One select: polars runs its expressions in parallel, each over the chunks in parallel.
+    found = clean.select(
+        TEXT,
+        text.str.extract_all(QUANTITY).alias(MATCH),
+        text.str.contains(NUMERIC_DATE_HINT).alias("_numeric_hint"),
+        text.str.contains(KARAT_HINT).alias("_karat_hint"),
+        text.str.contains(PUBLISH_HINT).alias("_publish_hint"),
+    )
+    numeric = clean.filter(found["_numeric_hint"]).select(TEXT, text.str.extract_all(NUMERIC_DATE).alias(MATCH))
+    karats = clean.filter(found["_karat_hint"]).select(TEXT, text.str.extract_all(KARAT).alias(MATCH))
+    cued = clean.filter(found["_publish_hint"]).filter(text.str.contains(PUBLISH_CUE))
+    return published_per_text(cued), quantities_per_text(found.select(TEXT, MATCH), karats), numeric
 
 
 def extract_facts(segments: pl.DataFrame) -> pl.DataFrame:
@@ -551,30 +696,26 @@ def extract_facts(segments: pl.DataFrame) -> pl.DataFrame:
     pass through unchanged (fact columns already present are recomputed) and row order is kept.
     See the module doc for every rule.
     """
-    frame = (
-        segments.drop(FACT_COLUMNS, strict=False)
-        .with_row_index(ROW)
-        .with_columns(strip_urls(pl.col("text_norm")).alias(CLEAN))
+    frame = segments.drop(FACT_COLUMNS, strict=False)
+    texts = distinct_texts(frame)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Polars releases the GIL: the texts are tokenized (for the countries, and to see which
+        # hold a month name) on one core while everything that does not need that runs here.
+        tokenized = pool.submit(find_countries_and_words, texts["text_norm"], MONTH_WORDS)
+        rows = row_texts(frame, texts)
+        clean = spread(clean_texts(texts_with_digits(texts)))
+        published, quantities, numeric = number_facts(clean)
+        per_text = texts.select(TEXT).join(published, on=TEXT, how="left", maintain_order="left")
+        published_at = per_text["published_at"].cast(UTC_MICROS).gather(rows[TEXT])
+        quantity_lists = gather_lists(rows, quantities, TEXT, "quantities", QUANTITY_LIST)
+        countries, has_month = tokenized.result()
+    with_month = clean.filter(pl.col(TEXT).is_in(texts.filter(has_month)[TEXT].implode()))
+    text_dates = with_month.select(TEXT, pl.col(CLEAN).str.extract_all(TEXT_DATE).alias(MATCH))
+    dates, unresolved = dates_per_row(row_mentions(date_mentions(text_dates, numeric), rows))
+    return frame.with_columns(
+        gather_lists(rows, dates, ROW, "dates", DATE_LIST),
+        gather_lists(rows, unresolved, ROW, "unresolved_dates", STRING_LIST),
+        published_at,
+        quantity_lists,
+        countries.gather(rows[TEXT]).alias("countries"),
     )
-    clean = pl.col(CLEAN)
-    matches = frame.select(
-        ROW,
-        "doc_id",
-        clean.str.extract_all(TEXT_DATE).alias("_text_dates"),
-        clean.str.extract_all(NUMERIC_DATE).alias("_numeric_dates"),
-        clean.str.extract_all(QUANTITY).alias("_quantities"),
-        clean.str.extract_all(KARAT).alias("_karats"),
-        clean.str.contains(PUBLISH_CUE).alias("_has_cue"),
-        CLEAN,
-    )
-    dates, unresolved = dates_per_row(date_mentions(matches))
-    published = published_per_row(matches)
-    quantities = quantities_per_row(matches)
-    countries = find_countries(frame["text_norm"])
-    out = gather_lists(frame, dates, "dates", DATE_LIST)
-    out = gather_lists(out, unresolved, "unresolved_dates", STRING_LIST)
-    out = out.join(published, on=ROW, how="left", maintain_order="left").with_columns(
-        pl.col("published_at").cast(UTC_MICROS)
-    )
-    out = gather_lists(out, quantities, "quantities", QUANTITY_LIST)
-    return out.with_columns(countries.alias("countries")).drop(ROW, CLEAN)

@@ -20,26 +20,33 @@ The ``fasttext`` backend uses the small lid.176 model shipped inside the fast-la
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import logging
 import multiprocessing
 import os
 import random
 import re
+import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from functools import cache
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import polars as pl
 from langdetect import DetectorFactory, detector_factory
 from langdetect.detector import Detector
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
+
+if TYPE_CHECKING:
+    # polars is imported where frames are handled, not at module level: the langdetect worker
+    # processes import this module and need none of it (≈30 MB each).
+    import polars as pl
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +173,7 @@ class VectorizedDetector(Detector):  # type: ignore[misc]  # langdetect ships no
 
     def _extract_ngrams(self) -> list[str]:
         """langdetect's ``_extract_ngrams`` with ``NGram.add_char`` inlined and its normalization memoised."""
-        known = self.word_lang_prob_map
+        known, _ = profile_matrix(self.word_lang_prob_map)  # the same keys as the profile map
         text: str = self.text
         result: list[str] = []
         grams, capital_word = " ", False
@@ -376,6 +383,31 @@ def _init_worker() -> None:
     """Seed langdetect in a fresh worker and load its profiles before the first task arrives."""
     DetectorFactory.seed = 0
     detect_language("warm up")
+    if HAS_NUMPY:
+        # Workers only run VectorizedDetector, which reads the profiles from the matrix and its row
+        # index; langdetect's own map (87,598 lists of 55 floats, ≈60 MB) is no longer needed here.
+        # Emptied in place, so that the matrix, keyed by this very map, is not rebuilt.
+        langdetect_factory().word_lang_prob_map.clear()
+
+
+@contextmanager
+def _spawning_without_main_script() -> Iterator[None]:
+    """Let spawned workers skip re-importing the parent's main script while they are started.
+
+    ``spawn`` makes every child import the parent's ``__main__`` script, in case the work is defined
+    there. For the ``akhbar`` command that is the whole CLI (typer, rich, duckdb, polars: ≈160 MB
+    per worker) for functions that live in this module. A ``__main__`` whose spec is named
+    ``__main__`` is one multiprocessing knows not to re-import (as for ``python -m``).
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
 
 
 def _detect_chunk(texts: list[str]) -> list[Detection]:
@@ -414,7 +446,9 @@ def _detect_in_pool(texts: Sequence[str], workers: int) -> list[Detection]:
     """langdetect ``texts`` across the worker processes, in order; serially if the pool broke."""
     try:
         pool = _language_pool(workers)
-        results = pool.map(_detect_chunk, _chunks(texts, POOL_CHUNK_TEXTS))
+        # Workers are spawned on demand by the submissions that ``map`` makes in this thread.
+        with _spawning_without_main_script():
+            results = pool.map(_detect_chunk, _chunks(texts, POOL_CHUNK_TEXTS))
         return [detection for chunk in results for detection in chunk]
     except BrokenProcessPool:  # a worker died (OOM killer, signal): correctness first, then speed.
         logger.warning("language worker pool broke; detecting %d texts serially", len(texts))
@@ -430,7 +464,9 @@ def _detect_uncached(texts: Sequence[str], backend: str, workers: int) -> list[D
     if backend == "fasttext":
         detect = fasttext_detector()
         return [detect(text) for text in texts]
-    if workers > 1 and len(texts) >= POOL_MIN_TEXTS and can_start_processes():
+    # Once the pool runs, small batches go there too: the profiles (≈100 MB) then stay out of this process.
+    pool_running = _pool is not None and _pool_workers == workers
+    if workers > 1 and (len(texts) >= POOL_MIN_TEXTS or pool_running) and can_start_processes():
         return _detect_in_pool(texts, workers)
     return _detect_chunk(list(texts))
 
@@ -469,6 +505,8 @@ def detect_languages(
     ``workers`` caps the langdetect processes (default: ``AKHBAR_LANGUAGE_WORKERS`` or the cores;
     1 = serial). The result does not depend on it.
     """
+    import polars as pl
+
     prefix = detection_prefix(pl.col(text_column))
     candidates = (
         segments.select(prefix.alias("_prefix"))

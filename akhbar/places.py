@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import gettext
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import polars as pl
 import pycountry
@@ -430,16 +430,21 @@ def marker_tokens() -> dict[str, str]:
 
 
 def build_token_table(lookup: pl.DataFrame) -> pl.DataFrame:
-    """Per token: ``code`` when it is a one-token place, ``head`` when a longer key can start with it."""
+    """Per token: ``code`` when it is a one-token place, ``head`` when a longer key can start with it.
+
+    ``span`` is the most tokens a key starting with ``head`` has: no longer n-gram is looked up.
+    """
     unigrams = lookup.filter(pl.col("n_tokens") == 1).select(pl.col("key").alias("token"), "code")
-    head_keys = lookup.filter(pl.col("n_tokens") > 1).select(
-        pl.col("key").str.split(" ").list.first().unique().alias("head")
+    head_keys = (
+        lookup.filter(pl.col("n_tokens") > 1)
+        .group_by(pl.col("key").str.split(" ").list.first().alias("head"))
+        .agg(pl.col("n_tokens").max().alias("span"))
     )
     markers = pl.DataFrame(
         list(marker_tokens().items()), schema={"token": pl.String, "head": pl.String}, orient="row"
-    ).filter(pl.col("head").is_in(head_keys["head"].implode()))
-    heads = pl.concat([head_keys.select(pl.col("head").alias("token"), "head"), markers]).unique("token")
-    return unigrams.join(heads, on="token", how="full", coalesce=True).select("token", "code", "head")
+    ).join(head_keys, on="head", how="inner")
+    heads = pl.concat([head_keys.select(pl.col("head").alias("token"), "head", "span"), markers]).unique("token")
+    return unigrams.join(heads, on="token", how="full", coalesce=True).select("token", "code", "head", "span")
 
 
 #: The lookup table, built once at import time.
@@ -458,29 +463,41 @@ def tokenize(texts: pl.Series) -> pl.DataFrame:
     Empty tokens (where punctuation stood) are kept: they never match and they stop a multi-word
     name from spanning punctuation ("جنوب، السودان" is not South Sudan).
     """
-    # Splitting on spaces after blanking non-letters is ~2x faster than extract_all.
+    # Splitting on spaces after blanking non-letters is ~2x faster than extract_all.  Alone in its
+    # select, the split runs chunk-parallel; the row numbers come after.
     words = pl.col("text").str.replace_all(NON_LETTERS, " ").str.split(" ")
     return (
-        pl.DataFrame({"text": texts.cast(pl.String)})
-        .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), words.alias("token"))
+        spread(pl.DataFrame({"text": texts.cast(pl.String)}))
+        .select(words.alias("token"))
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
         .explode("token")
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos"))
+        .select("_row", "token", pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos"))
     )
 
 
+def spread(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame cut into one chunk per thread: polars runs a string expression chunk-parallel."""
+    size = max(1, -(-frame.height // pl.thread_pool_size()))
+    pieces = [frame.slice(start, size) for start in range(0, frame.height, size)]
+    return pl.concat(pieces, rechunk=False) if pieces else frame
+
+
 def ngram_matches(tokens: pl.DataFrame, heads: pl.DataFrame) -> pl.DataFrame:
-    """Multi-token place mentions and stop phrases starting at a head token."""
+    """Multi-token place mentions and stop phrases starting at a head token (hits with ``head`` and ``span``)."""
     if heads.height == 0:
         return pl.DataFrame(schema=MATCH_SCHEMA)
     last = tokens.height - 1
-    key, valid = heads["head"], pl.Series(values=[True] * heads.height, dtype=pl.Boolean)
     candidates = []
     for offset in range(1, MAX_NAME_TOKENS):
-        # Gathering only at head positions keeps this proportional to the (few) heads.
-        index = (heads["_pos"] + offset).clip(upper_bound=last)
-        valid = valid & (heads["_pos"] + offset <= last) & (tokens["_row"].gather(index) == heads["_row"])
-        key = key + " " + tokens["token"].gather(index)
-        candidates.append(heads.select("_row", "_pos").with_columns(key=key, valid=valid).filter("valid"))
+        # Gathering only at head positions keeps this proportional to the (few) heads, and only
+        # while a key that long starts with the head ("بين" = ب + ين, a currency, spans only 2).
+        heads = heads.filter((pl.col("span") > offset) & (pl.col("_pos") + offset <= last))
+        index = heads["_pos"] + offset
+        heads = heads.with_columns(
+            valid=tokens["_row"].gather(index) == heads["_row"],
+            head=heads["head"] + " " + tokens["token"].gather(index),
+        ).filter("valid")
+        candidates.append(heads.select("_row", "_pos", pl.col("head").alias("key")))
     return pl.concat(candidates).join(NGRAM_LOOKUP, on="key", how="inner").select("_row", "_pos", "n_tokens", "code")
 
 
@@ -495,12 +512,14 @@ def leftmost_longest(matches: pl.DataFrame) -> pl.DataFrame:
     return best.filter(reach.is_null() | (pl.col("_pos") > reach))
 
 
-def countries_of_batch(texts: pl.Series) -> pl.Series:
-    """:func:`find_countries` on one batch of texts."""
+def countries_of_batch(texts: pl.Series, words: Collection[str] = ()) -> pl.DataFrame:
+    """:func:`find_countries_and_words` on one batch of texts (columns ``countries``, ``has_word``)."""
     tokens = tokenize(texts)
     # A hash-set filter first: the join then only sees the few tokens that matter.
-    known = pl.col("token").is_in(TOKEN_TABLE["token"].implode())
-    hits = tokens.filter(known).join(TOKEN_TABLE, on="token", how="inner")
+    known = tokens.filter(
+        pl.col("token").is_in(pl.concat([TOKEN_TABLE["token"], pl.Series(list(words), dtype=pl.String)]).implode())
+    )
+    hits = known.join(TOKEN_TABLE, on="token", how="inner")
     unigrams = hits.filter(pl.col("code").is_not_null()).select(
         "_row", "_pos", pl.lit(1, dtype=pl.Int64).alias("n_tokens"), "code"
     )
@@ -515,10 +534,25 @@ def countries_of_batch(texts: pl.Series) -> pl.Series:
         .group_by("_row", maintain_order=True)
         .agg("countries")
     )
+    with_word = known.filter(pl.col("token").is_in(list(words)))["_row"]
     rows = pl.DataFrame({"_row": pl.int_range(texts.len(), dtype=pl.Int64, eager=True)})
     joined = rows.join(per_row, on="_row", how="left", maintain_order="left")
     empty = pl.lit([], dtype=pl.List(pl.String))
-    return joined.select(pl.col("countries").fill_null(empty))["countries"]
+    return joined.select(
+        pl.col("countries").fill_null(empty), pl.col("_row").is_in(with_word.implode()).alias("has_word")
+    )
+
+
+def find_countries_and_words(texts: pl.Series, words: Collection[str]) -> tuple[pl.Series, pl.Series]:
+    """:func:`find_countries`, and whether each text has one of ``words`` as a token (one tokenization for both).
+
+    A token is a maximal run of Arabic letters (see :func:`tokenize`), so a word matches whole.
+    """
+    batches = [countries_of_batch(texts.slice(start, BATCH_ROWS), words) for start in range(0, texts.len(), BATCH_ROWS)]
+    if not batches:
+        return pl.Series("countries", [], dtype=pl.List(pl.String)), pl.Series("has_word", [], dtype=pl.Boolean)
+    found = pl.concat(batches)
+    return found["countries"], found["has_word"]
 
 
 def find_countries(texts: pl.Series) -> pl.Series:
@@ -527,7 +561,4 @@ def find_countries(texts: pl.Series) -> pl.Series:
     Works in batches of ``BATCH_ROWS`` texts so that the token frame (about one row per 6 bytes of
     text) stays small whatever the input size; each batch is fully vectorized.
     """
-    batches = [countries_of_batch(texts.slice(start, BATCH_ROWS)) for start in range(0, texts.len(), BATCH_ROWS)]
-    if not batches:
-        return pl.Series("countries", [], dtype=pl.List(pl.String))
-    return pl.concat(batches).alias("countries")
+    return find_countries_and_words(texts, ())[0]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 
+#: Files in flight at once on one machine (the flow's task threads). Each stage is mostly polars
+#: and pyarrow work, which runs without the GIL; with 2 cores, 3–4 files in flight keep both busy
+#: where 2 leave gaps between one file's stages (``make bench``: floor 36 → 44 MB/s). Few enough
+#: that memory stays bounded: each file in flight holds one chunk's frames.
+FILE_THREADS = 4
+
 #: Prefect settings akhbar changes by default, and why. A user's own environment always wins.
 PREFECT_DEFAULTS = {
     # The embedded server takes 20-30 s to start cold on a small machine; Prefect's 20 s is too tight.

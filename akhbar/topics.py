@@ -4,8 +4,8 @@ The classifier *is* the taxonomy file (``akhbar/taxonomy.toml`` by default): per
 terms with a weight.  At load time every term is normalized exactly like ``text_norm`` and expanded
 into its surface forms (Arabic clitic prefixes, the article, inflectional suffixes).  At run time
 all surface forms of all topics are found in one Aho-Corasick pass over a token-delimited form of
-``text_norm``; the hits are joined back to their terms and summed into one score per topic.  The
-best topic wins when its score reaches ``min_score``; otherwise the segment is ``other``.
+each distinct ``text_norm``; the hits are joined back to their terms and summed into one score per
+topic.  The best topic wins when its score reaches ``min_score``; otherwise the segment is ``other``.
 
 Everything per row is a vectorized polars operation; Python only loops over the taxonomy.
 """
@@ -51,6 +51,19 @@ EXACT_MARK = "="
 OPTIONAL_ARTICLE = "(ال)"
 INFLECT_MARK = "~"
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: From this many surface forms on, they are matched with one regex alternation of literals rather
+#: than with ``str.extract_many``: polars rebuilds the extract_many automaton on every call (~0.06 s
+#: for the packaged 32k forms) but caches compiled regexes (per thread, ~0.2 s to compile once).  The
+#: regex crate runs a large alternation of literals as Aho-Corasick with the same leftmost-first
+#: semantics, so the matches are identical.  A small alternation gets a general regex engine, slower
+#: than extract_many, whose automaton is then cheap to rebuild.
+REGEX_MIN_PATTERNS = 3000
+#: Characters the regex syntax gives a meaning to (surface forms are letters, digits and spaces).
+REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
+#: :func:`classify_topics` splits its distinct texts into one query per core, but not into parts of
+#: fewer rows than this: each query has a fixed cost.
+MIN_ROWS_PER_QUERY = 2000
 
 _ROW = "__akhbar_row"
 
@@ -112,6 +125,13 @@ class Taxonomy:
     def pattern_list(self) -> pl.Series:
         """``patterns`` as a one-element List(String) Series, converted from Python once."""
         return pl.Series("patterns", [list(self.patterns)], dtype=pl.List(pl.String))
+
+    @cached_property
+    def pattern_regex(self) -> str | None:
+        """``patterns`` as one regex alternation (same order), or ``None`` below ``REGEX_MIN_PATTERNS``."""
+        if len(self.patterns) < REGEX_MIN_PATTERNS:
+            return None
+        return "|".join(_regex_literal(pattern) for pattern in self.patterns)
 
     @cached_property
     def term_texts(self) -> tuple[str, ...]:
@@ -399,30 +419,61 @@ def _cartesian(word_forms: list[list[str]]) -> list[str]:
 
 def classify_topics(segments: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     """Append ``topic``, ``topic_confidence``, ``topic_scores`` and ``matched_terms`` to ``segments``."""
-    # Each call builds the taxonomy's Aho-Corasick automaton once (about 0.1 s of CPU): callers
-    # should pass large batches (a whole run's segments), not one document at a time.
+    # The first call in a process compiles the taxonomy's matcher in every polars thread that runs a
+    # part (~0.2 s each, see REGEX_MIN_PATTERNS); later calls, of any batch size, reuse it.
     if "text_norm" not in segments.columns:
         raise ValueError("classify_topics needs a `text_norm` column")
     if segments.schema["text_norm"] != pl.String:
         raise TypeError(f"`text_norm` must be pl.String, got {segments.schema['text_norm']}")
     base = segments.drop(TOPIC_COLUMNS, strict=False)
-    evidence = _row_evidence(base.select(pl.col("text_norm")), taxonomy)
-    return pl.concat([base, _decide(evidence, taxonomy)], how="horizontal")
+    texts = base.select("text_norm")
+    # Feeds repeat lines (teasers, boilerplate, wire copy) and the result depends on the text alone:
+    # each distinct text is classified once, and its repeats look the result up.
+    distinct = texts.unique(maintain_order=True)
+    decided = _classify_texts(distinct, taxonomy)
+    if distinct.height < texts.height:
+        decided = texts.join(
+            pl.concat([distinct, decided], how="horizontal"),
+            on="text_norm",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        ).drop("text_norm")
+    return pl.concat([base, decided], how="horizontal")
 
 
-def _row_evidence(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+def _classify_texts(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """The :data:`TOPIC_COLUMNS` of every row of ``texts`` (a ``text_norm`` column)."""
+    # Rows are independent: one query per slice of rows lets ``collect_all`` run them on all cores
+    # (a single query scans on one core: polars runs a chain of string expressions sequentially).
+    parts = max(1, min(pl.thread_pool_size(), texts.height // MIN_ROWS_PER_QUERY))
+    size = max(1, -(-texts.height // parts))
+    # An empty frame still gets one (empty) query, which gives the columns their types.
+    slices = [texts.slice(offset, size) for offset in range(0, max(texts.height, 1), size)]
+    queries = [_decide(_row_evidence(part.lazy(), taxonomy), taxonomy, part.height) for part in slices]
+    # The in-memory engine: the streaming one splits each query into morsels, which costs more here.
+    # One chunk: gathering (joining) list columns spread over chunks is ten times slower.
+    return pl.concat(pl.collect_all(queries, engine="in-memory"), how="vertical").rechunk()
+
+
+def _row_evidence(texts: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     """Per row: one score column per topic (``s0``, ``s1``, …) and the ``matched_terms`` list."""
     rows = texts.with_row_index(_ROW)
-    hits = _term_hits(rows, taxonomy)
     topic_count = len(taxonomy.topic_names)
-    per_row = hits.group_by(_ROW, maintain_order=True).agg(
-        *(
-            pl.col("contribution").filter(pl.col("topic_idx") == index).sum().alias(f"s{index}")
-            for index in range(topic_count)
-        ),
-        # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, and an
-        # anti term listed under a topic would read as support for it.
-        pl.struct("topic", "term").filter(pl.col("weight") > 0).alias("matched_terms"),
+    per_row = (
+        _term_hits(rows, taxonomy)
+        # Hits come sorted by row: telling polars lets it group by slicing instead of hashing.
+        .with_columns(pl.col(_ROW).set_sorted())
+        .group_by(_ROW, maintain_order=True)
+        .agg(
+            *(
+                pl.col("contribution").filter(pl.col("topic_idx") == index).sum().alias(f"s{index}")
+                for index in range(topic_count)
+            ),
+            # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, and
+            # an anti term listed under a topic would read as support for it.
+            pl.struct("topic", "term").filter(pl.col("weight") > 0).alias("matched_terms"),
+        )
     )
     return (
         rows.select(_ROW)
@@ -434,17 +485,19 @@ def _row_evidence(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     )
 
 
-def _term_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+def _term_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     """One row per (segment, term) hit, in segment then taxonomy order, with its ``contribution``."""
     rule = taxonomy.rule
-    hits = _surface_hits(rows, taxonomy).join(taxonomy.surface_table, on="surface", how="inner")
-    # One integer key per (segment, term): cheaper to group and sort than two columns.
+    hits = _surface_hits(rows, taxonomy).join(taxonomy.surface_table.lazy(), on="surface", how="inner")
+    # One integer key per (segment, term): cheaper to sort and group than two columns.  Sorting first
+    # lets the group_by slice sorted groups, three times faster than hashing and sorting after.
     term_count = len(taxonomy.terms)
     key = pl.col(_ROW).cast(pl.UInt64) * term_count + pl.col("term_idx").cast(pl.UInt64)
     per_term = (
-        hits.group_by(key.alias("key"))
-        .agg(pl.len().alias("occurrences"), pl.col("is_lead").any().alias("in_lead"))
+        hits.select(key.alias("key"), "is_lead")
         .sort("key")
+        .group_by("key", maintain_order=True)
+        .agg(pl.len().alias("occurrences"), pl.col("is_lead").any().alias("in_lead"))
     )
     term_idx = (pl.col("key") % term_count).cast(pl.UInt32)
     topic_idx = _gather(taxonomy.term_topics, term_idx)
@@ -461,23 +514,18 @@ def _term_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     )
 
 
-def _surface_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+def _surface_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     """Every surface form found in every segment (``_ROW``, ``surface``, ``is_lead``), in text order."""
     rule = taxonomy.rule
-    scan = rows.select(matching_form(pl.col("text_norm")).alias("scan"))
-    patterns = pl.lit(taxonomy.pattern_list)
-    if rule.lead_boost > 0:
-        # The lede is scanned as extra rows of the SAME Aho-Corasick call (one automaton build).
-        lead = scan.select(lead_of(pl.col("scan"), rule.lead_words).alias("scan"))
-        found = pl.concat([scan, lead]).select(_find(patterns).alias("surface"))
-        surfaces = found.slice(0, rows.height)
-        lead_hits = found.slice(rows.height).select(pl.col("surface").list.len().alias("lead_hits"))
-    else:
-        surfaces = scan.select(_find(patterns).alias("surface"))
-        lead_hits = pl.DataFrame({"lead_hits": pl.zeros(rows.height, dtype=pl.UInt32, eager=True)})
+    scan = pl.col("scan")
+    # The lede is scanned apart (a phrase may cross its end, so its hits are not simply the first
+    # hits of the whole text); with no lede boost its hits do not matter.
+    no_lead = pl.lit(0, dtype=pl.UInt32)
+    lead_hits = _count(lead_of(scan, rule.lead_words), taxonomy) if rule.lead_boost > 0 else no_lead
     hit_count = pl.col("surface").list.len()
     return (
-        pl.concat([rows.select(_ROW), surfaces, lead_hits], how="horizontal")
+        rows.select(_ROW, matching_form(pl.col("text_norm")).alias("scan"))
+        .select(_ROW, _find(scan, taxonomy).alias("surface"), lead_hits.alias("lead_hits"))
         # Where each segment's hits start once exploded: hits come back in text order, so a
         # segment's first `lead_hits` hits are its lede hits.
         .with_columns((hit_count.cum_sum() - hit_count).alias("first_hit"))
@@ -490,9 +538,23 @@ def _surface_hits(rows: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     )
 
 
-def _find(patterns: pl.Expr) -> pl.Expr:
+def _find(scan: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
     """All non-overlapping surface forms in ``scan``, longest first at each position (Aho-Corasick)."""
-    return pl.col("scan").str.extract_many(patterns, leftmost=True)
+    if taxonomy.pattern_regex is not None:
+        return scan.str.extract_all(taxonomy.pattern_regex)
+    return scan.str.extract_many(pl.lit(taxonomy.pattern_list), leftmost=True)
+
+
+def _count(scan: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
+    """How many surface forms :func:`_find` finds in ``scan``, without building the list."""
+    if taxonomy.pattern_regex is not None:
+        return scan.str.count_matches(taxonomy.pattern_regex)
+    return _find(scan, taxonomy).list.len()
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as a regex matching exactly itself."""
+    return "".join("\\" + char if char in REGEX_META else char for char in text)
 
 
 def _gather(values: Sequence[object], index: pl.Expr) -> pl.Expr:
@@ -502,11 +564,12 @@ def _gather(values: Sequence[object], index: pl.Expr) -> pl.Expr:
 
 def lead_of(matching: pl.Expr, lead_words: int) -> pl.Expr:
     """The first ``lead_words`` tokens (the lede) of a :func:`matching_form` string, same format."""
-    return matching.str.extract(rf"^((?: [^ ]+ ){{1,{lead_words}}})", 1).fill_null("")
+    # The whole match (group 0) needs no capture groups: a faster regex engine does the work.
+    return matching.str.extract(rf"^(?: [^ ]+ ){{1,{lead_words}}}", 0).fill_null("")
 
 
-def _decide(evidence: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
-    """Pick the topic (or ``other``) and its confidence from the per-topic scores."""
+def _decide(evidence: pl.LazyFrame, taxonomy: Taxonomy, height: int) -> pl.LazyFrame:
+    """Pick the topic (or ``other``) and its confidence from the per-topic scores of ``height`` rows."""
     rule = taxonomy.rule
     names = taxonomy.topic_names
     scores = [pl.col(f"s{index}") for index in range(len(names))]
@@ -520,11 +583,28 @@ def _decide(evidence: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     return evidence.select(
         pl.when(is_topic).then(topic).otherwise(pl.lit(OTHER_TOPIC)).alias("topic"),
         _confidence(scores, chosen, rule).alias("topic_confidence"),
-        pl.concat_list(scores)
-        .list.eval(pl.struct(pl.lit(pl.Series(names, dtype=pl.String)).alias("topic"), pl.element().alias("score")))
-        .alias("topic_scores"),
+        _topic_scores(scores, names, height).alias("topic_scores"),
         pl.col("matched_terms"),
     ).cast({"topic_scores": TOPIC_SCORES_DTYPE, "matched_terms": MATCHED_TERMS_DTYPE})
+
+
+def _topic_scores(scores: list[pl.Expr], names: Sequence[str], height: int) -> pl.Expr:
+    """Per row, the list of (topic, score) structs in taxonomy order, for ``height`` rows."""
+    # Built flat and reshaped into rows: ``concat_list(scores).list.eval(struct)`` costs 20x more.
+    count = len(names)
+    flat = pl.int_range(height * count)
+    stacked = scores[0]
+    for score in scores[1:]:
+        stacked = stacked.append(score)
+    return (
+        pl.struct(
+            pl.lit(pl.Series(names, dtype=pl.String)).gather(flat % count).alias("topic"),
+            # Row r's score of topic t sits at t * height + r in the stacked score columns.
+            stacked.gather(flat % count * height + flat // count).alias("score"),
+        )
+        .reshape((height, count))
+        .arr.to_list()
+    )
 
 
 def _confidence(scores: list[pl.Expr], chosen: pl.Expr, rule: DecisionRule) -> pl.Expr:

@@ -34,7 +34,7 @@ PREFIX_CANDIDATES = (40, 60, 80, 100, 150, 200, 300)
 def normalized_segments(sample: Path, work_root: Path) -> pl.DataFrame:
     """The sample's segments after decode, segment and normalize (akhbar's own stages)."""
     document = pipeline.normalize_document(pipeline.segment_document(pipeline.decode_document(sample, work_root)))
-    frame = pl.read_parquet(document.stage_path).select("segment_id", "text_norm")
+    frame = pipeline.read_document(document).select("segment_id", "text_norm")
     shutil.rmtree(document.work_dir, ignore_errors=True)
     return frame
 

@@ -128,20 +128,15 @@ def throughput(result: dict[str, Any], seconds: float) -> dict[str, float]:
     }
 
 
-#: The stages the floor target is about (the brief's "decode + segment + normalize + classify").
-FLOOR_STAGES = ("decode", "segment", "normalize", "classify")
-
-
 def summarize_floor(result: dict[str, Any]) -> dict[str, Any]:
-    """Floor throughput over the four named stages, and over every stage but language detection."""
-    timings = result["timings"]
-    stages = sum(timings[stage] for stage in FLOOR_STAGES)
-    everything = sum(seconds for stage, seconds in timings.items() if stage != "taxonomy_load")
+    """Floor throughput (decode, segment, normalize, classify), and over every stage but language detection."""
+    phases = result["phases"]
+    everything = phases["floor"] + phases["rest"]
     return {
-        **throughput(result, stages),
-        "seconds": stages,
+        **throughput(result, phases["floor"]),
+        "seconds": phases["floor"],
         "all_but_language": {**throughput(result, everything), "seconds": everything},
-        "stage_mb_per_s": {stage: result["bytes"] / MB / seconds for stage, seconds in timings.items() if seconds},
+        "stage_busy_seconds": result["stage_seconds"],
     }
 
 
@@ -215,9 +210,12 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         summary["floor"] = summarize_floor(variants["floor"])
     for name in ("library", "library_fasttext"):
         if name in variants:
-            timings = variants[name]["timings"]
-            seconds = sum(v for k, v in timings.items() if k != "taxonomy_load")
-            summary[name] = {**throughput(variants[name], seconds), "seconds": seconds}
+            seconds = variants[name]["phases"]["all"]
+            summary[name] = {
+                **throughput(variants[name], seconds),
+                "seconds": seconds,
+                "stage_busy_seconds": variants[name]["stage_seconds"],
+            }
     if "e2e" in summary and "naive" in summary:
         summary["e2e_over_naive"] = summary["e2e"]["mb_per_s"] / summary["naive"]["mb_per_s"]
         summary["e2e_over_naive_including_startup"] = (
@@ -313,6 +311,7 @@ def markdown(results: dict[str, Any]) -> str:
         ):
             if key in summary:
                 lines.append(f"- {label}: **{summary[key]:.2f}×**")
+        lines += stage_markdown(summary)
     memory = results.get("memory")
     if memory:
         lines += ["", "| memory check | input | peak RSS (process tree) | MB/s |", "|---|---:|---:|---:|"]
@@ -326,6 +325,26 @@ def markdown(results: dict[str, Any]) -> str:
     if languages:
         lines += language_markdown(languages)
     return "\n".join(lines)
+
+
+def stage_markdown(summary: dict[str, Any]) -> list[str]:
+    """Where the time goes: seconds each stage was busy, summed over the file threads, per variant."""
+    busy = {name: summary[name]["stage_busy_seconds"] for name in ("floor", "library", "library_fasttext")
+            if name in summary and "stage_busy_seconds" in summary[name]}
+    if not busy:
+        return []
+    stages = list(dict.fromkeys(stage for seconds in busy.values() for stage in seconds))
+    lines = [
+        "",
+        "Stage busy seconds, summed over the file threads (files overlap, so the sum exceeds the wall time):",
+        "",
+        "| stage | " + " | ".join(busy) + " |",
+        "|---|" + "---:|" * len(busy),
+    ]
+    for stage in stages:
+        cells = [f"{seconds[stage]:.1f}" if stage in seconds else "" for seconds in busy.values()]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def language_markdown(study: dict[str, Any]) -> list[str]:

@@ -88,46 +88,90 @@ def run_e2e(config: Config) -> Result:
 
 
 def run_stages(config: Config, *, detect: str | None) -> Result:
-    """akhbar's stage functions in the flow's order, per file; ``detect`` is a backend, or None for the floor."""
+    """akhbar's stage functions in the flow's order; ``detect`` is a backend, or None for the floor.
+
+    Like the flow's task runner, files go through their stages concurrently on ``FILE_THREADS``
+    threads (unless ``file_workers`` says otherwise; polars and the langdetect pool release the GIL),
+    each file from stage to stage without waiting for the others. ``phases`` holds the wall-clock
+    seconds of each group of stages over all files — for the floor, ``floor`` (decode, segment,
+    normalize, classify) then ``rest`` (empty language columns, facts, publish); with detection,
+    ``all`` — and ``stage_seconds`` the time each stage was busy, summed over the threads.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     import polars as pl
 
     from akhbar import pipeline
+    from akhbar.settings import FILE_THREADS
 
-    timings: dict[str, float] = {}
+    setup: dict[str, float] = {}
     lake, work_root = Path(config["lake"]), Path(config["work_root"])
-    with timed(timings, "taxonomy_load"):
+    with timed(setup, "taxonomy_load"):
         taxonomy = pipeline.cached_taxonomy(None)
     pipeline.prepare_lake(lake)
     files = [Path(path) for path in config["files"]]
-    segments = 0
+    workers = int(config.get("file_workers") or FILE_THREADS)
 
     def null_languages(frame: pl.DataFrame) -> pl.DataFrame:
         """The language columns, empty: what later stages need when detection is skipped."""
         return frame.with_columns(pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob"))
 
-    for path in files:
-        with timed(timings, "decode"):
-            document = pipeline.decode_document(path, work_root)
-        with timed(timings, "segment"):
-            document = pipeline.segment_document(document)
-        with timed(timings, "normalize"):
-            document = pipeline.normalize_document(document)
-        if detect is None:
-            with timed(timings, "null_language_columns"):
-                document = pipeline.transform_stage(document, "languages", null_languages)
-        else:
-            with timed(timings, f"detect_language_{detect}"):
-                document = pipeline.detect_document_languages(document, detect)  # type: ignore[arg-type]
-        with timed(timings, "classify"):
-            document = pipeline.classify_document(document, None)
-        if hasattr(pipeline, "extract_document_facts"):  # the facts stage, where this version has it
-            with timed(timings, "facts"):
-                document = pipeline.extract_document_facts(document)
-        with timed(timings, "publish"):
-            result = pipeline.publish_document(document, lake, "bench", taxonomy.version)
-        segments += result.segment_lines
+    Stage = tuple[str, Callable[[Any], Any]]
+    decode_to_normalize: list[Stage] = [
+        ("decode", lambda path: pipeline.decode_document(path, work_root)),
+        ("segment", pipeline.segment_document),
+        ("normalize", pipeline.normalize_document),
+    ]
+    classify: Stage = ("classify", lambda document: pipeline.classify_document(document, None))
+    facts_and_publish: list[Stage] = [
+        ("facts", pipeline.extract_document_facts),
+        ("publish", lambda document: (document, pipeline.publish_document(document, lake, "bench", taxonomy.version))),
+    ]
+    phases_plan: dict[str, list[Stage]]
+    if detect is None:
+        # The floor is everything but language detection; the empty language columns that later
+        # stages need are added after it (classify does not read them).
+        empty_languages: Stage = (
+            "null_language_columns", lambda document: pipeline.transform_stage(document, "languages", null_languages)
+        )
+        phases_plan = {"floor": [*decode_to_normalize, classify], "rest": [empty_languages, *facts_and_publish]}
+    else:
+        detect_stage: Stage = (
+            f"detect_language_{detect}",
+            lambda document: pipeline.detect_document_languages(document, detect),  # type: ignore[arg-type]
+        )
+        phases_plan = {"all": [*decode_to_normalize, detect_stage, classify, *facts_and_publish]}
+
+    stage_seconds: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def run_chain(stages: list[Stage], item: Any) -> Any:
+        """One file through ``stages``, adding each stage's time to ``stage_seconds``."""
+        for stage, function in stages:
+            started = time.perf_counter()
+            item = function(item)
+            with lock:
+                stage_seconds[stage] = stage_seconds.get(stage, 0.0) + time.perf_counter() - started
+        return item
+
+    phases: dict[str, float] = {}
+    items: list[Any] = files
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for phase, stages in phases_plan.items():
+            with timed(phases, phase):
+                items = list(pool.map(lambda item, stages=stages: run_chain(stages, item), items))
+    segments = sum(result.segment_lines for _, result in items)
+    for document, _ in items:
         shutil.rmtree(document.work_dir, ignore_errors=True)
-    return {"timings": timings, "bytes": file_bytes(files), "segments": segments}
+    return {
+        "phases": phases,
+        "stage_seconds": stage_seconds,
+        "setup_seconds": setup,
+        "bytes": file_bytes(files),
+        "segments": segments,
+        "file_workers": workers,
+    }
 
 
 def run_floor(config: Config) -> Result:

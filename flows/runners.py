@@ -7,6 +7,8 @@ from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from akhbar.settings import FILE_THREADS
+
 
 class RunnerKind(StrEnum):
     """Where the per-file tasks run."""
@@ -15,9 +17,8 @@ class RunnerKind(StrEnum):
     DASK = "dask"
 
 
-#: Threads for the per-file tasks: enough to overlap I/O with work (language detection has its own
-#: process pool), few enough that the files in flight, each holding a chunk's frames, stay bounded.
-THREAD_WORKERS = 4
+#: Threads for the per-file tasks (see ``FILE_THREADS``; language detection has its own process pool).
+THREAD_WORKERS = FILE_THREADS
 #: A local Dask cluster uses one single-threaded worker process per core: langdetect holds the GIL.
 LOCAL_DASK_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
 

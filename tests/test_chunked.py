@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -66,8 +65,8 @@ def run_stages(source: Path, work_root: Path, chunk_bytes: int) -> tuple[pl.Data
     document = pipeline.normalize_document(document)
     document = pipeline.detect_document_languages(document)
     document = pipeline.classify_document(document, None)
-    lines = pl.read_parquet(document.lines_path)
-    segments = pl.read_parquet(document.stage_path)
+    lines = pipeline.read_stage(document.lines_path)
+    segments = pipeline.read_document(document)
     quarantine = pipeline.quarantine_rows(document, "run-1", datetime(2025, 1, 1, tzinfo=UTC))
     return lines, segments, quarantine
 
@@ -88,7 +87,7 @@ def test_tiny_chunks_really_split_the_file(tmp_path: Path) -> None:
     source = tmp_path / "feed.txt"
     source.write_bytes(utf8_with_broken_line())
     document = pipeline.decode_document(source, tmp_path / "work", chunk_bytes=TINY_CHUNK)
-    assert pq.ParquetFile(document.stage_path).num_row_groups > 12
+    assert len(list(pipeline.iter_stage_batches(Path(document.stage_path)))) > 12
 
 
 def test_broken_line_is_quarantined_and_blanks_are_counted(tmp_path: Path) -> None:
@@ -101,3 +100,31 @@ def test_broken_line_is_quarantined_and_blanks_are_counted(tmp_path: Path) -> No
     assert kinds["blank"] >= 8
     assert segments.height == kinds["segment"]
     assert set(segments.get_column("lang").drop_nulls().to_list()) >= {"ar", "en"}
+
+
+def _segmented_document(tmp_path: Path) -> pipeline.StagedDocument:
+    """The test feed decoded in tiny chunks, segmented and normalized."""
+    source = tmp_path / "feed.txt"
+    source.write_text(document_text(), encoding="utf-8")
+    document = pipeline.decode_document(source, tmp_path / "work", chunk_bytes=TINY_CHUNK)
+    return pipeline.normalize_document(pipeline.segment_document(document))
+
+
+def test_a_column_stage_writes_only_what_it_adds(tmp_path: Path) -> None:
+    normalized = _segmented_document(tmp_path)
+    marked = pipeline.transform_stage(
+        normalized, "marked", lambda frame: frame.with_columns(pl.col("line_no").mul(10).alias("tenfold"))
+    )
+    assert marked.stage_path == normalized.stage_path
+    assert pipeline.read_stage(marked.column_paths[-1]).columns == ["tenfold"]
+    whole = pipeline.read_document(marked)
+    expected = pipeline.read_stage(normalized.stage_path).with_columns(pl.col("line_no").mul(10).alias("tenfold"))
+    assert_frame_equal(whole, expected)
+
+
+def test_a_column_stage_that_reorders_rows_is_refused(tmp_path: Path) -> None:
+    normalized = _segmented_document(tmp_path)
+    with pytest.raises(pipeline.StageAlignmentError, match="changed the rows"):
+        pipeline.transform_stage(
+            normalized, "shuffled", lambda frame: frame.reverse().with_columns(pl.lit(1).alias("one"))
+        )

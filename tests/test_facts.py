@@ -119,6 +119,21 @@ def test_dates(line: str, dates: list[date]) -> None:
     assert _one(line, "dates") == dates
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("صدر القرار ١٢٠७/٥/٣", id="devanagari-digit-in-a-date"),
+        pytest.param("بلغ السعر ५० دولارا و 12० يورو", id="devanagari-digits-in-amounts"),
+        pytest.param("عيار ২১ سجل ارتفاعا في ১/৮/2025", id="bengali-digits"),
+    ],
+)
+def test_digits_of_other_scripts_are_not_read_and_do_not_fail(line: str) -> None:
+    facts = _facts(line)
+    assert facts.height == 1
+    assert facts["dates"].to_list() == [[]]
+    assert facts["quantities"].to_list() == [[]]
+
+
 def test_year_less_date_without_reference_is_unresolved() -> None:
     facts = _facts("القمة في 15 أكتوبر المقبل")
     assert facts["dates"].to_list() == [[]]

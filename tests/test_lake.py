@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -61,7 +63,18 @@ def test_rewrite_replaces_whole_file(tmp_path: Path) -> None:
     assert scan_dataset(tmp_path, QUARANTINE).collect().height == 2
 
 
-def test_lock_makes_second_writer_wait(tmp_path: Path) -> None:
+#: A process that holds the lake lock for half a second.
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from akhbar.lake import lake_lock
+with lake_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(0.5)
+"""
+
+
+def test_lock_makes_a_second_thread_wait_without_warning(tmp_path: Path) -> None:
     events: list[str] = []
     waits: list[str] = []
 
@@ -76,4 +89,18 @@ def test_lock_makes_second_writer_wait(tmp_path: Path) -> None:
         events.append("first")
     thread.join(timeout=5)
     assert events == ["first", "second"]
-    assert waits and "waiting" in waits[0]
+    assert waits == []  # the tasks of one run wait for each other silently
+
+
+def test_lock_makes_another_process_wait_and_says_so(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        waits: list[str] = []
+        started = time.monotonic()
+        with lake_lock(tmp_path, on_wait=waits.append):
+            waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=10)
+    assert waits and "another akhbar run" in waits[0] and str(tmp_path) in waits[0]
+    assert waited > 0.1

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -32,7 +31,7 @@ from akhbar.normalize import (
     normalize_segments,
     normalize_text,
 )
-from akhbar.pipeline import StagedDocument, decode_document, quarantine_rows, segment_document
+from akhbar.pipeline import StagedDocument, decode_document, quarantine_rows, read_stage, segment_document
 from akhbar.segment import LineKind, QuarantineReason
 
 PROPERTY_SETTINGS = settings(
@@ -143,7 +142,7 @@ def _segmented(payload: bytes, chunk_bytes: int) -> tuple[StagedDocument, pl.Dat
         source = Path(folder) / "input.txt"
         source.write_bytes(payload)
         staged = segment_document(decode_document(source, Path(folder) / "work", chunk_bytes=chunk_bytes))
-        lines = pl.from_arrow(pq.read_table(staged.lines_path))
+        lines = read_stage(staged.lines_path)
         quarantine = quarantine_rows(staged, "run", datetime.now(UTC))
     assert isinstance(lines, pl.DataFrame)
     return staged, lines, quarantine
