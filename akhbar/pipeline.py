@@ -1,9 +1,12 @@
-"""The ingest pipeline as pure, Prefect-free stage functions over staged Parquet files.
+"""The ingest pipeline as pure, Prefect-free stage functions over staged Arrow IPC files.
 
-Each stage reads the previous stage's file in row-group batches and writes its own, so memory is
-bounded by the batch size whatever the input size, and only small ``StagedDocument`` records (paths
-and counts) travel between stages — which is what lets Prefect pickle them, cache them and ship
-them to Dask workers. ``ingest_file`` chains all stages for callers that do not need an orchestrator.
+Each stage reads the document batch by batch (one batch per decoded chunk) and writes its own file,
+so memory is bounded by the batch size whatever the input size, and only small ``StagedDocument``
+records (paths and counts) travel between stages — which is what lets Prefect pickle them, cache
+them and ship them to Dask workers. Stages up to normalization write whole rows; the later ones
+(language, topic, facts) write only the columns they add, which line up row for row with the
+normalized file, so the text is written once. ``ingest_file`` chains all stages for callers that do
+not need an orchestrator.
 """
 
 from __future__ import annotations
@@ -433,20 +436,19 @@ def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.
                 "raw": [raw],
             }
         ).with_columns(**stamp)
-    return (
-        scan_stage(document.lines_path)
-        .filter(pl.col("line_kind") == LineKind.QUARANTINED.value)
-        .select(
+    # Batch by batch: a scan of the whole lines file would hold every selected column of every
+    # line (the 64-character doc_id alone is ~175 MB for a 1 GB input) before filtering.
+    quarantined = [
+        batch.filter(pl.col("line_kind") == LineKind.QUARANTINED.value).select(
             "doc_id",
             "line_no",
             pl.col("quarantine_reason").alias("reason"),
             pl.col("quarantine_detail").alias("detail"),
             "raw",
         )
-        .with_columns(**stamp)
-        .collect()
-        .sort("line_no")
-    )
+        for batch in iter_stage_batches(Path(document.lines_path))
+    ]
+    return pl.concat(quarantined, how="vertical").with_columns(**stamp).sort("line_no")
 
 
 def document_status(counts: dict[str, int], file_quarantined: bool) -> str:

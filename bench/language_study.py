@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from akhbar import language, pipeline
+from akhbar import pipeline
 from akhbar.language import (
     DETECTION_PREFIX_CHARS,
     Detection,
@@ -133,7 +133,6 @@ def study(config: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         "prefix_chars_in_use": DETECTION_PREFIX_CHARS,
-        "pool_min_texts": language.POOL_MIN_TEXTS,
         "segments": segments.height,
         "distinct_text_norm": counted.height,
         "distinct_prefixes": prefixes,

@@ -173,7 +173,6 @@ def test_cache_forgets_least_recently_used() -> None:
 
 
 def test_process_pool_gives_the_serial_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(language, "POOL_MIN_TEXTS", 10)
     monkeypatch.setattr(language, "POOL_CHUNK_TEXTS", 7)
     texts = [f"{text} {number}" for number in range(4) for text in VARIED_TEXTS]
     frame = pl.DataFrame({"row": list(range(len(texts))), "text_norm": texts})
