@@ -388,6 +388,9 @@ def _init_worker() -> None:
         langdetect_factory().word_lang_prob_map.clear()
 
 
+_main_spec_lock = threading.Lock()
+
+
 @contextmanager
 def _spawning_without_main_script() -> Iterator[None]:
     """Let spawned workers skip re-importing the parent's main script while they are started.
@@ -397,15 +400,16 @@ def _spawning_without_main_script() -> Iterator[None]:
     per worker) for functions that live in this module. A ``__main__`` whose spec is named
     ``__main__`` is one multiprocessing knows not to re-import (as for ``python -m``).
     """
-    main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        yield
-        return
-    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
-    try:
-        yield
-    finally:
-        main.__spec__ = None
+    with _main_spec_lock:  # threads submitting at once would otherwise restore it under each other
+        main = sys.modules.get("__main__")
+        if main is None or getattr(main, "__spec__", None) is not None:
+            yield
+            return
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+        try:
+            yield
+        finally:
+            main.__spec__ = None
 
 
 def _detect_chunk(texts: list[str]) -> list[Detection]:

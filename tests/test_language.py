@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -225,3 +227,33 @@ def test_fasttext_backend_without_its_extra_names_the_extra(monkeypatch: pytest.
             detect_languages(pl.DataFrame({"text_norm": ["خبر عاجل"]}), backend="fasttext")
     finally:
         fasttext_detector.cache_clear()
+
+
+#: A main script that counts its imports in a file: spawned pool workers must not re-import it.
+COUNTING_MAIN_SCRIPT = """
+import subprocess
+import sys
+from pathlib import Path
+
+with Path(sys.argv[1]).open("a") as imports:
+    imports.write(__name__ + "\\n")
+
+if __name__ == "__main__":
+    import polars as pl
+
+    from akhbar.language import detect_languages, shutdown_language_pool
+
+    frame = pl.DataFrame({"text_norm": ["خبر عاجل من القاهرة", "breaking news from cairo"]})
+    print(detect_languages(frame, workers=2).get_column("lang").to_list())
+    shutdown_language_pool()
+"""
+
+
+def test_pool_workers_do_not_import_the_main_script(tmp_path: Path) -> None:
+    script, imports = tmp_path / "main_script.py", tmp_path / "imports.txt"
+    script.write_text(COUNTING_MAIN_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(imports)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "['ar', 'en']"  # the pool really detected
+    assert imports.read_text().split() == ["__main__"]  # not "__mp_main__" once per worker
