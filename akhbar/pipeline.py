@@ -131,11 +131,6 @@ def iter_stage_batches(path: Path) -> Iterator[pl.DataFrame]:
             yield pl.from_arrow(reader.get_batch(index))  # type: ignore[misc]
 
 
-def scan_stage(path: str | Path) -> pl.LazyFrame:
-    """A stage file as a lazy frame (only the columns a query uses are read)."""
-    return pl.scan_ipc(path)
-
-
 def read_stage(path: str | Path) -> pl.DataFrame:
     """A whole stage file (for tests and small files; stages themselves read batch by batch)."""
     return pl.concat(list(iter_stage_batches(Path(path))), how="vertical")
@@ -422,12 +417,29 @@ def _count_by(frame: pl.LazyFrame, column: str) -> dict[str, int]:
     return {str(key): int(count) for key, count in counts.iter_rows()}
 
 
-def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.DataFrame:
-    """The quarantine rows of a document: its bad lines, or the whole file when nothing was decodable."""
+def line_accounting(document: StagedDocument, run_id: str, now: datetime) -> tuple[dict[str, int], pl.DataFrame]:
+    """Lines per kind, and the quarantine rows (bad lines, or the whole undecodable file), in one read.
+
+    Batch by batch: a scan of the whole lines file would hold every selected column of every line
+    (the 64-character doc_id alone is ~175 MB for a 1 GB input) before filtering.
+    """
+    counts: Counter[str] = Counter()
+    quarantined: list[pl.DataFrame] = []
+    for batch in iter_stage_batches(Path(document.lines_path)):
+        counts.update(_count_by(batch.lazy(), "line_kind"))
+        quarantined.append(
+            batch.filter(pl.col("line_kind") == LineKind.QUARANTINED.value).select(
+                "doc_id",
+                "line_no",
+                pl.col("quarantine_reason").alias("reason"),
+                pl.col("quarantine_detail").alias("detail"),
+                "raw",
+            )
+        )
     stamp = {"run_id": pl.lit(run_id), "quarantined_at": pl.lit(now, dtype=pl.Datetime("us", "UTC"))}
     if document.file_quarantine_reason is not None:
         raw = Path(document.source_path).read_bytes()[: document.size_bytes]
-        return pl.DataFrame(
+        quarantine = pl.DataFrame(
             {
                 "doc_id": [document.doc_id],
                 "line_no": pl.Series([None], dtype=pl.Int64),
@@ -436,19 +448,14 @@ def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.
                 "raw": [raw],
             }
         ).with_columns(**stamp)
-    # Batch by batch: a scan of the whole lines file would hold every selected column of every
-    # line (the 64-character doc_id alone is ~175 MB for a 1 GB input) before filtering.
-    quarantined = [
-        batch.filter(pl.col("line_kind") == LineKind.QUARANTINED.value).select(
-            "doc_id",
-            "line_no",
-            pl.col("quarantine_reason").alias("reason"),
-            pl.col("quarantine_detail").alias("detail"),
-            "raw",
-        )
-        for batch in iter_stage_batches(Path(document.lines_path))
-    ]
-    return pl.concat(quarantined, how="vertical").with_columns(**stamp).sort("line_no")
+    else:
+        quarantine = pl.concat(quarantined, how="vertical").with_columns(**stamp).sort("line_no")
+    return dict(sorted(counts.items())), quarantine
+
+
+def quarantine_rows(document: StagedDocument, run_id: str, now: datetime) -> pl.DataFrame:
+    """The quarantine rows of a document: its bad lines, or the whole file when nothing was decodable."""
+    return line_accounting(document, run_id, now)[1]
 
 
 def document_status(counts: dict[str, int], file_quarantined: bool) -> str:
@@ -465,8 +472,7 @@ def publish_document(
 ) -> DocumentResult:
     """Write a document's segments, quarantine and documents rows into the lake, replacing it whole."""
     now = datetime.now(UTC)
-    counts = _count_by(scan_stage(document.lines_path), "line_kind")
-    quarantine = quarantine_rows(document, run_id, now)
+    counts, quarantine = line_accounting(document, run_id, now)
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("processed_at")]
     status = document_status(counts, document.file_quarantine_reason is not None)
     topic_counts: Counter[str] = Counter()
