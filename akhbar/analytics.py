@@ -1,10 +1,11 @@
 """SQL over the lake: a DuckDB connection with every dataset registered as a view named after it.
 
-Each view reads ``read_parquet('<lake>/<dataset>/**/*.parquet', hive_partitioning = true,
-union_by_name = true)`` and selects the declared columns in declared order. ``union_by_name`` and
-typed NULLs for declared columns that no file has yet keep a lake written by an older akhbar
-queryable after a nullable column is added; a dataset with no files at all (e.g. a dataset added
-after the lake was last written) is an empty, typed view, so queries naming it still run.
+Each view scans the dataset's Delta table through ``DeltaTable(...).to_pyarrow_dataset()``
+(the table's live files at its latest version; DuckDB pushes filters and projections into the Arrow
+scan) and selects the declared columns in declared order, typed NULLs for declared columns an older
+table lacks. DuckDB's own ``delta`` extension is not used: it must match the duckdb version exactly
+and is otherwise downloaded at run time, which an offline or locked-down machine cannot do.
+Hive partitioning is never enabled: a folder name such as ``topic=sports`` is not a column.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from akhbar.dictionary import duckdb_type_name
-from akhbar.lake import dataset_dir, dataset_glob
+from akhbar.lake import arrow_dataset, is_lake
 from schemas import ALL_DATASETS, DatasetSchema
 
 
@@ -45,35 +46,32 @@ def one_line(error: BaseException) -> str:
 
 
 def check_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> None:
-    """Raise LakeError unless ``lake`` is a folder holding at least one dataset folder."""
+    """Raise LakeError unless ``lake`` is an akhbar lake."""
     if not lake.is_dir():
         raise LakeError(f"lake not found: {lake}")
-    names = [dataset.name for dataset in datasets]
-    if not any((lake / name).is_dir() for name in names):
-        raise LakeError(f"not an akhbar lake (no {', '.join(names)} folder): {lake}")
+    if not is_lake(lake):
+        raise LakeError(f"not an akhbar lake (no lake marker; run `akhbar run` into it first): {lake}")
 
 
 def _typed_null(field: pa.Field) -> str:
-    """A NULL column of a declared field's type (a column no file of the dataset has yet)."""
+    """A NULL column of a declared field's type (a column the table does not have yet)."""
     return f"CAST(NULL AS {duckdb_type_name(field.type)}) AS {quote_identifier(field.name)}"
 
 
-def _view_sql(connection: duckdb.DuckDBPyConnection, lake: Path, dataset: DatasetSchema) -> str:
-    """The SELECT behind one dataset's view."""
+def _view_sql(source: str, present: list[str], dataset: DatasetSchema) -> str:
+    """The SELECT behind one dataset's view over the registered Arrow dataset ``source``."""
     declared = dataset.arrow_schema()
-    if not any(dataset_dir(lake, dataset).rglob("*.parquet")):
-        return f"SELECT {', '.join(_typed_null(f) for f in declared)} WHERE false"
-    glob = quote_literal(dataset_glob(lake, dataset))
-    source = f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
-    present = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     columns = [quote_identifier(f.name) if f.name in present else _typed_null(f) for f in declared]
     # Columns no declaration knows (a newer writer) stay visible after the declared ones.
     columns += [quote_identifier(name) for name in present if name not in declared.names]
-    return f"SELECT {', '.join(columns)} FROM {source}"
+    return f"SELECT {', '.join(columns)} FROM {quote_identifier(source)}"
 
 
 def open_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with one view per dataset of ``lake``; raises LakeError, QueryError."""
+    """An in-memory DuckDB connection with one view per dataset of ``lake``; raises LakeError, QueryError.
+
+    A table that cannot be opened raises LakeError naming it.
+    """
     datasets = tuple(datasets)
     check_lake(lake, datasets)
     root = lake.resolve()
@@ -82,11 +80,18 @@ def open_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> d
         # Dates cut from UTC timestamps must not depend on the machine's time zone.
         connection.execute("SET TimeZone = 'UTC'")
         for dataset in datasets:
-            view = f"CREATE VIEW {quote_identifier(dataset.name)} AS {_view_sql(connection, root, dataset)}"
+            source = f"_delta_{dataset.name}"
+            arrow = arrow_dataset(root, dataset)
+            connection.register(source, arrow)
+            present = list(arrow.schema.names)  # type: ignore[attr-defined]
+            view = f"CREATE VIEW {quote_identifier(dataset.name)} AS {_view_sql(source, present, dataset)}"
             connection.execute(view)
     except duckdb.Error as error:
         connection.close()
         raise QueryError(f"cannot read the lake {lake}: {one_line(error)}") from error
+    except Exception as error:
+        connection.close()
+        raise LakeError(str(error)) from error
     return connection
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from akhbar.commands.analytics import register as register_analytics_commands
+from akhbar.commands.lake import lake_app
 from akhbar.config import ConfigError, Settings, load_settings
 from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
@@ -93,6 +94,7 @@ def run(
             return_state=True,
         )
     summary = state.result(raise_on_failure=False)
+    summary = getattr(summary, "summary", summary)  # a Failed run carries it on its exception
     if not isinstance(summary, RunSummary):  # the flow itself crashed (e.g. an invalid taxonomy)
         errors.print(f"[red]error:[/red] {state.message or summary}", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
@@ -162,6 +164,7 @@ def _print_summary(summary: RunSummary) -> None:
 
 
 register_analytics_commands(app)
+app.add_typer(lake_app, name="lake")
 
 if __name__ == "__main__":
     app()

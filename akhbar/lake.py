@@ -1,72 +1,377 @@
-"""The output lake: one folder per dataset, one Parquet file per input document.
+"""The output lake: one Delta Lake table per dataset (delta-rs), on local disk.
 
 Layout::
 
-    <lake>/<dataset>/<doc_id>.parquet     segments, quarantine, documents (and articles)
-    <lake>/runs/<run_id>.parquet          one row per run
-    <lake>/<dataset>/_schema.parquet      zero rows; keeps every dataset readable (and typed) even
-                                          before it has data, e.g. quarantine on a clean lake
-    <lake>/_staging/<run_id>/             intermediate stage files of runs in progress
+    <lake>/_akhbar_lake.json         the marker: this folder is an akhbar lake (format version)
+    <lake>/<dataset>/                one Delta table per dataset: part-*.parquet + _delta_log/
+    <lake>/_pending/<intent>.json    what a batch is about to commit (removed once its documents commit)
+    <lake>/_staging/<run_id>/        intermediate stage files of runs in progress
+    <lake>/report.html               the lake's report page
+    <lake>/.akhbar.lock              the lock concurrent runs take turns on
 
-Files are written aside (``*.parquet.tmp``, which no ``*.parquet`` glob matches), fsync'ed and
-renamed into place, so a reader never sees a partial file. A document's files are replaced whole;
-its ``documents`` row is written last and acts as the commit marker. Publishing holds an exclusive
-lock on ``<lake>/.akhbar.lock`` so concurrent runs on one lake take turns instead of interleaving.
+A batch commits to each table in one Delta transaction — ``segments``, ``articles``, ``quarantine``,
+then ``documents``, whose rows are the commit marker: a document counts as ingested once its
+``documents`` row is there. Before the first commit the batch writes an *intent* naming the documents
+it adds and removes; a run that dies between commits leaves the intent behind, and the next run rolls
+it back (rows of documents never committed) and forward (removals of superseded documents).
+
+After every run and every :func:`optimize_lake` the tables are vacuumed with zero retention, so the
+Parquet files in a dataset folder are exactly the table's live files: a reader that only knows
+Parquet (``read_parquet('<lake>/segments/*.parquet')``) counts right. The price is that old table
+versions cannot be read back (time travel); the Delta log keeps what each commit did.
+
+akhbar never deletes, moves or rewrites anything in a folder that lacks the marker, and cleanup
+only ever touches names akhbar itself writes.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from typing import Literal
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
-from akhbar.faults import checkpoint
-from schemas import ALL_DATASETS, DatasetSchema
+from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema
 
 logger = logging.getLogger(__name__)
 
+MARKER_FILE = "_akhbar_lake.json"
+#: 1: one Parquet file per document and dataset (before Delta); 2: one Delta table per dataset.
+LAKE_FORMAT = 2
 LOCK_FILE = ".akhbar.lock"
 STAGING_DIR = "_staging"
-SCHEMA_FILE = "_schema.parquet"
+PENDING_DIR = "_pending"
+REPORT_FILE = "report.html"
+DELTA_LOG = "_delta_log"
 TEMP_SUFFIX = ".tmp"
-COMPRESSION = "zstd"
-#: Identifier columns that hold one value per file: a one-entry Parquet dictionary stores them in
-#: a few bytes. Free text is never dictionary-encoded: trying costs ~30% of a write, for nothing.
+#: Top-level names akhbar writes in a lake; anything else in it is the user's and left alone.
+LAKE_ENTRIES = frozenset(
+    {MARKER_FILE, LOCK_FILE, STAGING_DIR, PENDING_DIR, REPORT_FILE, *(d.name for d in ALL_DATASETS)}
+)
+#: Datasets written per document, before its ``documents`` row (the commit marker).
+PER_DOCUMENT_DATASETS = tuple(d for d in ALL_DATASETS if d not in (DOCUMENTS, RUNS))
+COMPRESSION: Literal["ZSTD"] = "ZSTD"
+#: Identifier columns with few values per file; free text is never dictionary-encoded (it costs
+#: ~30% of a write for nothing).
 PER_FILE_IDENTIFIERS = ("doc_id", "run_id")
+#: A table with more data files than this is compacted at the end of a run, so that a scheduled
+#: inbox (a commit every 15 minutes) never fragments the lake.
+AUTO_COMPACT_FILES = 16
+#: Target size of a compacted file.
+COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 
 
-def dictionary_encoded_columns(dataset: DatasetSchema) -> list[str]:
-    """Columns written with Parquet dictionary encoding: the declared categories and per-file identifiers."""
-    return [
-        field.name
-        for field in dataset.arrow_schema()
-        if pa.types.is_dictionary(field.type) or field.name in PER_FILE_IDENTIFIERS
-    ]
+class LakeError(Exception):
+    """A lake problem the user must act on; the message is one line naming the folder."""
+
+
+class NotALakeError(LakeError):
+    """The folder exists, is not empty and has no lake marker: akhbar will not touch it."""
+
+
+# --- where things are ---------------------------------------------------------------------------
 
 
 def dataset_dir(lake: Path, dataset: DatasetSchema) -> Path:
-    """The folder holding one dataset's files."""
+    """The folder of one dataset's Delta table."""
     return lake / dataset.name
 
 
-def dataset_file(lake: Path, dataset: DatasetSchema, key: str) -> Path:
-    """The file holding one document's (or one run's) rows of a dataset."""
-    return dataset_dir(lake, dataset) / f"{key}.parquet"
-
-
 def dataset_glob(lake: Path, dataset: DatasetSchema) -> str:
-    """The glob that reads a dataset as one table (also in DuckDB with hive_partitioning)."""
-    return str(dataset_dir(lake, dataset) / "**" / "*.parquet")
+    """The glob that reads a dataset's live rows as plain Parquet (valid after a run or optimize)."""
+    return str(dataset_dir(lake, dataset) / "*.parquet")
+
+
+def staging_dir(lake: Path, run_id: str) -> Path:
+    """The private work folder of one run."""
+    return lake / STAGING_DIR / run_id
+
+
+def dictionary_encoded_columns(dataset: DatasetSchema) -> list[str]:
+    """Columns written with Parquet dictionary encoding: declared categories and per-file identifiers."""
+    return [f.name for f in dataset.arrow_schema() if pa.types.is_dictionary(f.type) or f.name in PER_FILE_IDENTIFIERS]
+
+
+def writer_properties(dataset: DatasetSchema) -> WriterProperties:
+    """zstd Parquet, dictionary encoding only where it pays."""
+    return WriterProperties(
+        compression=COMPRESSION,
+        default_column_properties=ColumnProperties(dictionary_enabled=False),
+        column_properties={
+            name: ColumnProperties(dictionary_enabled=True) for name in dictionary_encoded_columns(dataset)
+        },
+    )
+
+
+# --- the marker and the tables -------------------------------------------------------------------
+
+
+def is_lake(lake: Path) -> bool:
+    """True when the folder carries akhbar's lake marker."""
+    return (lake / MARKER_FILE).is_file()
+
+
+def lake_format(lake: Path) -> int:
+    """The format version written in the marker."""
+    try:
+        return int(json.loads((lake / MARKER_FILE).read_text())["format"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LakeError(f"{lake / MARKER_FILE}: unreadable lake marker ({error})") from error
+
+
+def looks_like_format_1(lake: Path) -> bool:
+    """A lake written before Delta tables: dataset folders of per-document Parquet files, no marker."""
+    if (lake / "_migrating").is_dir():  # a conversion was interrupted: it resumes
+        return True
+    return (lake / DOCUMENTS.name / "_schema.parquet").is_file() and not (lake / DOCUMENTS.name / DELTA_LOG).exists()
+
+
+def check_lake_folder(lake: Path) -> None:
+    """Refuse a folder akhbar may not write to (one line, before any work); creating it is fine."""
+    if lake.exists() and not lake.is_dir():
+        raise LakeError(f"lake {lake} is a file, not a folder")
+    if not lake.exists():
+        parent = next((p for p in lake.parents if p.exists()), None)
+        if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+            raise LakeError(f"lake {lake} cannot be created: {parent} is not writable")
+        return
+    if not os.access(lake, os.W_OK | os.X_OK):
+        raise LakeError(f"lake {lake} is not writable")
+    if is_lake(lake) or looks_like_format_1(lake):
+        return
+    if any(entry.name != LOCK_FILE for entry in lake.iterdir()):  # the lock file is ours
+        raise NotALakeError(
+            f"{lake} is not an akhbar lake (no {MARKER_FILE}) and is not empty: refusing to write there; "
+            "give a new or empty folder"
+        )
+
+
+def ensure_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> None:
+    """Create the lake (marker and one Delta table per dataset), or check that ``lake`` is one.
+
+    A lake in the per-document Parquet layout of format 1 is converted first (:func:`migrate_lake`).
+    """
+    check_lake_folder(lake)
+    if not is_lake(lake) and looks_like_format_1(lake):
+        from akhbar.migrate import migrate_lake
+
+        migrate_lake(lake)
+    lake.mkdir(parents=True, exist_ok=True)
+    if not is_lake(lake):
+        write_text_atomically(lake / MARKER_FILE, json.dumps({"akhbar_lake": True, "format": LAKE_FORMAT}) + "\n")
+    elif (found := lake_format(lake)) != LAKE_FORMAT:
+        raise LakeError(f"{lake}: lake format {found} is not supported by this akhbar (format {LAKE_FORMAT})")
+    for dataset in datasets:
+        ensure_table(lake, dataset)
+
+
+def ensure_table(lake: Path, dataset: DatasetSchema) -> None:
+    """Create a dataset's Delta table with its declared schema and descriptions, or add new columns."""
+    path = dataset_dir(lake, dataset)
+    if not DeltaTable.is_deltatable(str(path)):
+        DeltaTable.create(
+            str(path),
+            schema=dataset.arrow_schema(),
+            name=dataset.name,
+            description=dataset.row,
+            configuration={"delta.checkpointInterval": "100"},
+            commit_properties=CommitProperties(custom_metadata={"akhbar.schema_version": str(dataset.version)}),
+        )
+        return
+    table = DeltaTable(str(path))
+    stored = {f.name for f in table.schema().fields}
+    missing = [f for f in dataset.arrow_schema() if f.name not in stored]
+    if missing:
+        # A column added to the declaration (non-breaking): older rows read it as null.
+        table.alter.add_columns([_delta_field(f) for f in missing])
+
+
+def _delta_field(arrow_field: pa.Field) -> Field:
+    """A Delta field for a new column (always nullable: older rows have no value)."""
+    plain = pa.string() if pa.types.is_dictionary(arrow_field.type) else arrow_field.type
+    schema = Schema.from_arrow(pa.schema([pa.field(arrow_field.name, plain, True, arrow_field.metadata)]))
+    fields: list[Field] = schema.fields
+    return fields[0]
+
+
+def open_table(lake: Path, dataset: DatasetSchema) -> DeltaTable:
+    """The dataset's Delta table; LakeError naming it when it is missing or unreadable."""
+    path = dataset_dir(lake, dataset)
+    try:
+        return DeltaTable(str(path))
+    except Exception as error:
+        raise LakeError(f"{path}: not a readable Delta table ({one_line(error)})") from error
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{error.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def scan_dataset(lake: Path, dataset: DatasetSchema) -> pl.LazyFrame:
+    """A dataset as one lazy frame (zero rows, typed, when the lake or table does not exist yet)."""
+    path = dataset_dir(lake, dataset)
+    if not DeltaTable.is_deltatable(str(path)):
+        return pl.LazyFrame(schema=dataset.polars_schema())
+    return pl.scan_delta(str(path))
+
+
+def arrow_dataset(lake: Path, dataset: DatasetSchema) -> object:
+    """The live files of a dataset as a pyarrow dataset (what DuckDB scans)."""
+    return open_table(lake, dataset).to_pyarrow_dataset()
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """A Delta predicate ``column IN (...)`` over string literals."""
+    quoted = ",".join("'" + value.replace("'", "''") + "'" for value in sorted(set(values)))
+    return f"{column} IN ({quoted})"
+
+
+def commit_rows(
+    lake: Path,
+    dataset: DatasetSchema,
+    batches: Iterable[pl.DataFrame],
+    *,
+    replacing: Collection[str] = (),
+    key: str = "doc_id",
+) -> int:
+    """Validate frames and commit them to the dataset's table in one transaction; returns the rows.
+
+    ``replacing`` names keys whose existing rows the same transaction removes (a re-ingested or a
+    superseded document): new rows must carry keys from that set or from no existing row.
+    """
+    arrow_schema = dataset.arrow_schema()
+    written = 0
+    new_keys: set[str] = set()
+
+    def validated() -> Iterator[pa.RecordBatch]:
+        nonlocal written
+        for frame in batches:
+            if frame.height:
+                table = dataset.to_arrow(frame)
+                written += table.num_rows
+                new_keys.update(frame.get_column(key).unique().to_list())
+                yield from table.to_batches()
+
+    reader = pa.RecordBatchReader.from_batches(arrow_schema, validated())
+    path = str(dataset_dir(lake, dataset))
+    if replacing:
+        # The predicate must cover the new rows too (delta-rs checks it), so name them as well.
+        frames = list(reader)  # drains the generator so new_keys is complete
+        predicate = sql_in(key, {*replacing, *new_keys})
+        if frames:
+            write_deltalake(
+                path,
+                pa.Table.from_batches(frames, arrow_schema),
+                mode="overwrite",
+                predicate=predicate,
+                writer_properties=writer_properties(dataset),
+            )
+        else:
+            DeltaTable(path).delete(sql_in(key, replacing), writer_properties=writer_properties(dataset))
+    else:
+        peeked = _peek(reader)
+        if peeked is not None:
+            write_deltalake(path, peeked, mode="append", writer_properties=writer_properties(dataset))
+    return written
+
+
+def _peek(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:
+    """The reader if it yields at least one batch (an empty append would still make a commit)."""
+    iterator = iter(reader)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return None
+
+    def chained() -> Iterator[pa.RecordBatch]:
+        yield first
+        yield from iterator
+
+    return pa.RecordBatchReader.from_batches(reader.schema, chained())
+
+
+def delete_rows(lake: Path, dataset: DatasetSchema, doc_ids: Collection[str]) -> None:
+    """Remove the rows of these documents from one table (one transaction; nothing when none match)."""
+    if doc_ids:
+        open_table(lake, dataset).delete(sql_in("doc_id", doc_ids), writer_properties=writer_properties(dataset))
+
+
+# --- intents: what a batch is about to commit ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Documents a batch adds and documents it removes, written before its first commit."""
+
+    adds: tuple[str, ...]
+    removes: tuple[str, ...]
+    name: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def write_intent(lake: Path, intent: Intent) -> Path:
+    """Record the intent durably before the batch's first commit."""
+    path = lake / PENDING_DIR / f"{intent.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, json.dumps({"adds": intent.adds, "removes": intent.removes}))
+    return path
+
+
+def clear_intent(lake: Path, intent: Intent) -> None:
+    """The batch's documents commit is done: its intent is fulfilled."""
+    (lake / PENDING_DIR / f"{intent.name}.json").unlink(missing_ok=True)
+
+
+def recover_intents(lake: Path) -> list[str]:
+    """Finish what interrupted batches left: drop rows of uncommitted documents, complete removals.
+
+    Call with the lake lock held. Returns one line per recovered intent.
+    """
+    folder = lake / PENDING_DIR
+    if not folder.is_dir():
+        return []
+    recovered = []
+    committed = committed_doc_ids(lake)
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            adds, removes = set(data["adds"]), set(data["removes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("ignoring unreadable intent %s", path)
+            continue
+        uncommitted = adds - committed
+        for dataset in PER_DOCUMENT_DATASETS:
+            delete_rows(lake, dataset, uncommitted | removes)
+        delete_rows(lake, DOCUMENTS, removes)
+        path.unlink()
+        recovered.append(
+            f"rolled back {len(uncommitted)} uncommitted and completed {len(removes)} removed document(s) of an "
+            "interrupted batch"
+        )
+    return recovered
+
+
+def committed_doc_ids(lake: Path) -> set[str]:
+    """The doc_ids with a ``documents`` row."""
+    ids: list[str] = scan_dataset(lake, DOCUMENTS).select("doc_id").collect().get_column("doc_id").to_list()
+    return set(ids)
+
+
+# --- housekeeping ---------------------------------------------------------------------------------
 
 
 def _fsync_dir(path: Path) -> None:
@@ -78,72 +383,66 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-class AtomicParquetWriter:
-    """Writes a dataset file as row groups into a temporary file, renamed into place on commit."""
-
-    def __init__(self, target: Path, dataset: DatasetSchema) -> None:
-        self.target = target
-        self.dataset = dataset
-        self.temporary = target.with_name(f"{target.name}.{os.getpid()}{TEMP_SUFFIX}")
-        self.rows = 0
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(
-            self.temporary,
-            dataset.arrow_schema(),
-            compression=COMPRESSION,
-            use_dictionary=dictionary_encoded_columns(dataset),
-        )
-
-    def write(self, frame: pl.DataFrame) -> None:
-        """Validate a frame against the dataset and append it as one row group."""
-        if frame.height:
-            self._writer.write_table(self.dataset.to_arrow(frame))
-            self.rows += frame.height
-
-    def commit(self) -> Path:
-        """Close, fsync and rename the file into place."""
-        self._writer.close()
-        with self.temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        checkpoint("before-rename")
-        os.replace(self.temporary, self.target)
-        _fsync_dir(self.target.parent)
-        return self.target
-
-    def abort(self) -> None:
-        """Drop the temporary file."""
-        self._writer.close()
-        self.temporary.unlink(missing_ok=True)
-
-    def __enter__(self) -> AtomicParquetWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if kind is not None:
-            self.abort()
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write a small text file aside, fsync it and rename it into place."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    with temporary.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+    return path
 
 
-def write_dataset_file(lake: Path, dataset: DatasetSchema, key: str, frame: pl.DataFrame) -> Path:
-    """Validate and atomically write one dataset file."""
-    with AtomicParquetWriter(dataset_file(lake, dataset, key), dataset) as writer:
-        writer.write(frame)
-        return writer.commit()
-
-
-def ensure_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> None:
-    """Create the dataset folders and their zero-row schema files."""
+def vacuum_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> int:
+    """Delete data files no table version needs now: afterwards a folder holds exactly the live files."""
+    removed = 0
     for dataset in datasets:
-        schema_file = dataset_dir(lake, dataset) / SCHEMA_FILE
-        if not schema_file.exists() or _stored_schema_differs(schema_file, dataset):
-            dataset_dir(lake, dataset).mkdir(parents=True, exist_ok=True)
-            write_dataset_file(lake, dataset, SCHEMA_FILE.removesuffix(".parquet"), dataset.empty_frame())
+        removed += len(
+            open_table(lake, dataset).vacuum(
+                retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True
+            )
+        )
+    return removed
 
 
-def _stored_schema_differs(path: Path, dataset: DatasetSchema) -> bool:
-    """True when a schema file predates the current declaration."""
-    return not pq.read_schema(path).equals(dataset.arrow_schema(), check_metadata=True)
+@dataclass(frozen=True)
+class OptimizeResult:
+    """What compaction did to one table."""
+
+    dataset: str
+    files_before: int
+    files_after: int
+    removed_files: int
+
+
+def data_file_count(lake: Path, dataset: DatasetSchema) -> int:
+    """Live data files of a table."""
+    return len(open_table(lake, dataset).file_uris())
+
+
+def optimize_lake(
+    lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS, *, min_files: int = 2
+) -> list[OptimizeResult]:
+    """Compact tables with at least ``min_files`` data files, then vacuum (call with the lock held)."""
+    results = []
+    for dataset in datasets:
+        table = open_table(lake, dataset)
+        before = len(table.file_uris())
+        if before >= min_files:
+            table.optimize.compact(target_size=COMPACT_TARGET_BYTES, writer_properties=writer_properties(dataset))
+        removed = len(table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True))
+        results.append(OptimizeResult(dataset.name, before, len(DeltaTable(str(table.table_uri)).file_uris()), removed))
+    return results
+
+
+def auto_compact(lake: Path) -> list[OptimizeResult]:
+    """Compact the tables that passed ``AUTO_COMPACT_FILES`` data files; vacuum every table."""
+    crowded = tuple(d for d in ALL_DATASETS if data_file_count(lake, d) > AUTO_COMPACT_FILES)
+    results = optimize_lake(lake, crowded) if crowded else []
+    vacuum_lake(lake, tuple(d for d in ALL_DATASETS if d not in crowded))
+    return results
 
 
 def _log_wait(message: str) -> None:
@@ -151,30 +450,46 @@ def _log_wait(message: str) -> None:
 
 
 #: One lock per lake for the threads of this process: the file lock orders runs, this one orders
-#: the tasks of one run, which wait for each other without a "another run" warning.
-_thread_locks: dict[Path, threading.Lock] = {}
+#: the tasks of one run, which wait for each other without an "another run" warning.
+_thread_locks: dict[Path, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
 
 
-def _thread_lock(lake: Path) -> threading.Lock:
+def _thread_lock(lake: Path) -> threading.RLock:
     """This process's lock for ``lake``."""
     with _thread_locks_guard:
-        return _thread_locks.setdefault(lake.resolve(), threading.Lock())
+        return _thread_locks.setdefault(lake.resolve(), threading.RLock())
+
+
+_held = threading.local()
 
 
 @contextmanager
 def lake_lock(lake: Path, *, on_wait: Callable[[str], None] = _log_wait) -> Iterator[None]:
-    """Hold the lake's exclusive lock; ``on_wait`` is told once if another run (process) holds it."""
+    """Hold the lake's exclusive lock (re-entrant within a thread); ``on_wait`` is told once if another
+    process holds it."""
     lake.mkdir(parents=True, exist_ok=True)
+    key = lake.resolve()
+    depth: dict[Path, int] = getattr(_held, "depth", None) or {}
+    _held.depth = depth
+    if depth.get(key):
+        depth[key] += 1
+        try:
+            yield
+        finally:
+            depth[key] -= 1
+        return
     with _thread_lock(lake), (lake / LOCK_FILE).open("a+") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             on_wait(f"another akhbar run is writing to {lake}; waiting for it to finish")
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        depth[key] = 1
         try:
             yield
         finally:
+            depth[key] = 0
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
@@ -196,10 +511,15 @@ def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
 
 
 def remove_abandoned_staging(lake: Path) -> list[Path]:
-    """Delete the staging folders of runs that died (their lock is free)."""
-    removed = []
-    for folder in sorted((lake / STAGING_DIR).glob("*")):
+    """Delete the staging folders of runs that died (their lock is free); anything else there is left."""
+    removed: list[Path] = []
+    root = lake / STAGING_DIR
+    if not root.is_dir():
+        return removed
+    for folder in sorted(root.iterdir()):
         lock = folder / LOCK_FILE
+        if folder.is_symlink() or not folder.is_dir() or not lock.is_file():
+            continue  # not a run's folder: not ours to judge
         try:
             with lock.open("a+") as handle:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -207,53 +527,33 @@ def remove_abandoned_staging(lake: Path) -> list[Path]:
                 removed.append(folder)
         except BlockingIOError:  # a live run owns it
             continue
-        except FileNotFoundError:  # its run finished and removed it meanwhile
+        except OSError:  # its run finished and removed it meanwhile
             continue
     return removed
 
 
-def scan_dataset(lake: Path, dataset: DatasetSchema) -> pl.LazyFrame:
-    """Read a dataset as one lazy frame (zero rows, typed, when it holds no data yet)."""
-    files = sorted(dataset_dir(lake, dataset).glob("*.parquet"))
-    if not files:
-        return dataset.empty_frame().lazy()
-    return pl.scan_parquet(files)
-
-
-def remove_dataset_file(lake: Path, dataset: DatasetSchema, key: str) -> bool:
-    """Delete one document's file of a dataset, if present; True when there was one."""
-    path = dataset_file(lake, dataset, key)
-    if not path.exists():
-        return False
-    path.unlink()
-    _fsync_dir(path.parent)
-    return True
-
-
-def staging_dir(lake: Path, run_id: str) -> Path:
-    """The private work folder of one run."""
-    return lake / STAGING_DIR / run_id
-
-
 def remove_temporaries(lake: Path) -> list[Path]:
-    """Delete temporary files left by crashed runs; call with the lake lock held (writers hold it too)."""
-    removed = sorted(lake.glob(f"*/*{TEMP_SUFFIX}"))
-    for path in removed:
-        path.unlink(missing_ok=True)
-    return removed
-
-
-def remove_uncommitted(lake: Path, committed: set[str], per_document: tuple[DatasetSchema, ...]) -> list[Path]:
-    """Delete per-document files whose document has no ``documents`` row (a publish cut short)."""
+    """Delete akhbar's own temporary files left by crashed runs (``<name>.<pid>.tmp`` in the lake root)."""
     removed = []
-    for dataset in per_document:
-        for path in sorted(dataset_dir(lake, dataset).glob("*.parquet")):
-            if path.name != SCHEMA_FILE and path.stem not in committed:
-                path.unlink()
-                removed.append(path)
+    for path in sorted(lake.glob(f"*{TEMP_SUFFIX}")):
+        base = path.name.removesuffix(TEMP_SUFFIX).rsplit(".", 1)[0]
+        if base in LAKE_ENTRIES and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
     return removed
 
 
-def read_table(path: Path) -> pa.Table:
-    """Read one Parquet file as Arrow (used by tests and tools)."""
-    return pq.read_table(path)
+def prepare_lake(lake: Path) -> list[str]:
+    """Create or check the lake and undo what interrupted runs left; one line per thing undone."""
+    check_lake_folder(lake)  # before the lock: its file must not land in a folder that is not a lake
+    with lake_lock(lake):
+        ensure_lake(lake)
+        undone = [f"removed {path}, left by an interrupted run" for path in remove_temporaries(lake)]
+        undone += recover_intents(lake)
+    undone += [f"removed {path}, left by an interrupted run" for path in remove_abandoned_staging(lake)]
+    return undone
+
+
+def read_parquet_schema(path: Path) -> pa.Schema:
+    """The Arrow schema of one Parquet file (for tests and tools)."""
+    return pq.read_schema(path)

@@ -11,17 +11,12 @@ from pathlib import Path
 import polars as pl
 
 from akhbar import __version__
-from akhbar.lake import lake_lock, write_dataset_file
-from akhbar.pipeline import DocumentResult
+from akhbar.lake import auto_compact, commit_rows, lake_lock
+from akhbar.publish import DocumentResult
+from akhbar.staging import FileFailure
 from schemas import RUNS
 
-
-@dataclass(frozen=True)
-class FileFailure:
-    """A file that could not be ingested at all, and why (the message names the file)."""
-
-    source_path: str
-    message: str
+__all__ = ["FileFailure", "RunSummary"]
 
 
 @dataclass(frozen=True)
@@ -41,16 +36,29 @@ class RunSummary:
 
     @property
     def status(self) -> str:
-        """completed; completed_with_warnings (something quarantined, failed or missing); failed (files
-        were attempted and none could be ingested)."""
+        """completed; completed_with_warnings (something quarantined, failed or missing); failed (new
+        files were given and none could be ingested). Nothing new to ingest is a success."""
         attempted = self.documents or self.failures
         if attempted and all(d.status == "quarantined" for d in self.documents):
             return "failed"
         warned = self.failures or self.input_problems or any(d.quarantine_rows for d in self.documents)
-        # A run can also fail with nothing attempted: every input missing or unreadable.
-        if self.input_problems and not attempted and not self.already_ingested:
-            return "failed"
         return "completed_with_warnings" if warned else "completed"
+
+    @property
+    def counts_message(self) -> str:
+        """``3 new files ingested, 9 already in the lake, 0 failed``."""
+        ingested = sum(d.status != "quarantined" for d in self.documents)
+        quarantined = len(self.documents) - ingested
+        parts = [
+            f"{ingested} new file{'s' if ingested != 1 else ''} ingested",
+            f"{len(self.already_ingested)} already in the lake",
+            f"{len(self.failures)} failed",
+        ]
+        if quarantined:
+            parts.append(f"{quarantined} quarantined whole")
+        if self.input_problems:
+            parts.append(f"{len(self.input_problems)} input problem{'s' if len(self.input_problems) != 1 else ''}")
+        return ", ".join(parts)
 
     @property
     def exit_code(self) -> int:
@@ -134,14 +142,14 @@ def file_result_rows(summary: RunSummary) -> list[dict[str, str | int | None]]:
     return rows
 
 
-def write_run_record(lake: Path, summary: RunSummary) -> Path:
-    """Append the run to the ``runs`` dataset (one file per run), under the lake lock.
+def write_run_record(lake: Path, summary: RunSummary) -> None:
+    """Append the run to the ``runs`` table, then compact crowded tables and vacuum, under the lake lock.
 
-    Without the lock, a run starting meanwhile would take this file, still being written aside, for a
-    crash leftover and delete it.
+    The vacuum is what keeps every dataset folder equal to its table's live files after a run.
     """
     with lake_lock(lake):
-        return write_dataset_file(lake, RUNS, summary.run_id, run_record(summary))
+        commit_rows(lake, RUNS, [run_record(summary)], key="run_id")
+        auto_compact(lake)
 
 
 def _markdown_table(header: tuple[str, str], rows: Iterable[tuple[str, object]]) -> str:

@@ -32,12 +32,16 @@ def segment_id(doc_id: pl.Expr, line_no: pl.Expr) -> pl.Expr:
     return pl.concat_str(doc_id.str.slice(0, 16), pl.lit("-"), line_no.cast(pl.String))
 
 
-def segment_lines(lines: pl.DataFrame, doc_id: str, *, previous_line_blank: bool = False) -> pl.DataFrame:
+def segment_lines(lines: pl.DataFrame, doc_id: str | None = None, *, previous_line_blank: bool = False) -> pl.DataFrame:
     """Classify decoded lines (``akhbar.decode.LINES_SCHEMA``) and give segments their ids.
 
-    ``previous_line_blank`` carries the blankness of the last line of the previous chunk, so that
-    ``follows_blank_line`` is right across chunk boundaries.
+    ``lines`` holds the lines of one document (``doc_id`` given) or of several, in (document, line)
+    order, with a ``doc_id`` column. ``previous_line_blank`` is the blankness of the line before the
+    first row — the last line of the previous chunk when the first row's document continues there —
+    so that ``follows_blank_line`` is right across chunk boundaries.
     """
+    if doc_id is not None:
+        lines = lines.with_columns(pl.lit(doc_id).alias("doc_id"))
     undecodable = pl.col("line_text").is_null()
     too_long = pl.col("line_text").str.len_bytes() > MAX_LINE_BYTES
     blank = is_blank_line(pl.col("line_text"))
@@ -61,15 +65,22 @@ def segment_lines(lines: pl.DataFrame, doc_id: str, *, previous_line_blank: bool
         .then(pl.format("line of {} bytes exceeds the {} byte limit", pl.col("line_text").str.len_bytes(),
                         pl.lit(MAX_LINE_BYTES)))
     )
+    previous_blank = (pl.col("line_kind") == LineKind.BLANK.value).shift(1)
+    same_document = pl.col("doc_id") == pl.col("doc_id").shift(1)
+    follows_blank = (
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit(previous_line_blank))
+        .when(same_document)
+        .then(previous_blank)
+        .otherwise(pl.lit(False))
+    )
     return (
-        lines.with_columns(pl.lit(doc_id).alias("doc_id"), kind.alias("line_kind"))
+        lines.with_columns(kind.alias("line_kind"))
         .with_columns(
             reason.alias("quarantine_reason"),
             detail.alias("quarantine_detail"),
             pl.when(too_long).then(pl.col("line_text").cast(pl.Binary)).otherwise(pl.col("raw")).alias("raw"),
-            (pl.col("line_kind") == LineKind.BLANK.value)
-            .shift(1, fill_value=previous_line_blank)
-            .alias("follows_blank_line"),
+            follows_blank.alias("follows_blank_line"),
             segment_id(pl.col("doc_id"), pl.col("line_no")).alias("segment_id"),
         )
         .drop("decode_error")

@@ -84,6 +84,15 @@ class DatasetSchema:
         arrays = [_cast_column(self.name, column, table.column(column.name)) for column in self.columns]
         return pa.Table.from_arrays(arrays, schema=self.arrow_schema())
 
+    def polars_schema(self) -> pl.Schema:
+        """The polars dtypes of the columns (categories read back as plain strings)."""
+        return pl.Schema(
+            {
+                name: (pl.String() if dtype == pl.Categorical else dtype)
+                for name, dtype in self.empty_frame().schema.items()
+            }
+        )
+
     def empty_frame(self) -> pl.DataFrame:
         """A zero-row polars frame with this dataset's columns and types."""
         return pl.from_arrow(self.arrow_schema().empty_table())  # type: ignore[return-value]
@@ -182,7 +191,9 @@ DOCUMENTS = DatasetSchema(
     row="one input file's content, keyed by doc_id",
     columns=_columns(
         Column("doc_id", pa.string(), False, "sha256 of the file's bytes."),
-        Column("source_path", pa.string(), False, "Absolute path the file was read from."),
+        Column("source_path", pa.string(), False, "Absolute path (or URL) the content was first read from."),
+        Column("source_paths", list_of(pa.string()), False, "Every input path that held this content when "
+               "last seen, sorted; the document's rows are removed only when none holds it any more."),
         Column("size_bytes", pa.int64(), False, "File size in bytes."),
         Column("encoding", CATEGORY, True, "Detected encoding (utf-8, utf-8-sig, utf-16, windows-1256, "
                "...); null when the content could not be decoded."),
