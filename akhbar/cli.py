@@ -91,6 +91,8 @@ def run(
             topics=str(settings.taxonomy) if settings.taxonomy else None,
             force=force,
             lang_backend=settings.language_backend,
+            batch_max_bytes=settings.batch_max_bytes,
+            batch_max_files=settings.batch_max_files,
             return_state=True,
         )
     summary = state.result(raise_on_failure=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 
 CONFIG_FILE = "akhbar.toml"
 ENV_PREFIX = "AKHBAR_"
@@ -55,6 +57,9 @@ class Settings(BaseSettings):
     language_backend: Literal["langdetect", "fasttext"] = "langdetect"
     #: None: Prefect's own default (PREFECT_HOME, else ~/.prefect).
     prefect_home: Path | None = None
+    #: A batch (one chain of task runs) holds at most this many input bytes and files.
+    batch_max_bytes: int = Field(default=BATCH_MAX_BYTES, gt=0)
+    batch_max_files: int = Field(default=BATCH_MAX_FILES, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -19,11 +19,11 @@ PAUSE_SECONDS_VARIABLE = "AKHBAR_PAUSE_SECONDS"
 
 #: Every point publishing can pause at, in the order a publish passes them.
 CHECKPOINTS = (
-    "before-rename",  # a dataset file is fully written aside, not yet renamed into place
-    "after-segments",  # segments file in place, quarantine/documents not yet
-    "after-quarantine",  # quarantine in place, documents row (the commit marker) not yet
-    "after-documents",  # document committed, superseded content not yet removed
-    "before-run-record",  # all documents published, runs row not yet written
+    "after-segments",  # a batch's segments committed (old content removed), articles/quarantine/documents not yet
+    "after-quarantine",  # articles and quarantine committed, documents (the commit marker) not yet
+    "after-documents",  # the batch's documents committed, its intent not yet cleared
+    "before-run-record",  # every batch published, the runs row not yet written
+    "before-compact",  # the runs row committed, compaction and vacuum not yet done
 )
 
 

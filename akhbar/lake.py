@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
-from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema
+from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
 
 logger = logging.getLogger(__name__)
 
@@ -258,16 +258,37 @@ def commit_rows(
     written = 0
     new_keys: set[str] = set()
 
+    invalid: list[SchemaViolation] = []
+
     def validated() -> Iterator[pa.RecordBatch]:
         nonlocal written
         for frame in batches:
             if frame.height:
-                table = dataset.to_arrow(frame)
+                try:
+                    table = dataset.to_arrow(frame)
+                except SchemaViolation as error:
+                    invalid.append(error)  # delta-rs wraps it; the caller gets it as raised
+                    raise
                 written += table.num_rows
                 new_keys.update(frame.get_column(key).unique().to_list())
                 yield from table.to_batches()
 
     reader = pa.RecordBatchReader.from_batches(arrow_schema, validated())
+    try:
+        _write(lake, dataset, reader, replacing, key, new_keys)
+    except Exception as error:
+        if invalid:
+            raise invalid[0] from error
+        raise
+    return written
+
+
+def _write(
+    lake: Path, dataset: DatasetSchema, reader: pa.RecordBatchReader, replacing: Collection[str], key: str,
+    new_keys: set[str],
+) -> None:
+    """One Delta transaction: append, replace the rows of ``replacing``, or delete them."""
+    arrow_schema = dataset.arrow_schema()
     path = str(dataset_dir(lake, dataset))
     if replacing:
         # The predicate must cover the new rows too (delta-rs checks it), so name them as well.
@@ -287,7 +308,6 @@ def commit_rows(
         peeked = _peek(reader)
         if peeked is not None:
             write_deltalake(path, peeked, mode="append", writer_properties=writer_properties(dataset))
-    return written
 
 
 def _peek(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from akhbar import __version__
+from akhbar.faults import checkpoint
 from akhbar.lake import auto_compact, commit_rows, lake_lock
 from akhbar.publish import DocumentResult
 from akhbar.staging import FileFailure
@@ -149,6 +150,7 @@ def write_run_record(lake: Path, summary: RunSummary) -> None:
     """
     with lake_lock(lake):
         commit_rows(lake, RUNS, [run_record(summary)], key="run_id")
+        checkpoint("before-compact")
         auto_compact(lake)
 
 

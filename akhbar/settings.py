@@ -9,6 +9,11 @@ import os
 #: where 2 leave gaps between one file's stages (``make bench``: floor 36 → 44 MB/s). Few enough
 #: that memory stays bounded: each file in flight holds one chunk's frames.
 FILE_THREADS = 4
+#: A batch of files (one chain of task runs) holds at most this many input bytes — a larger file is a
+#: batch of its own and streams in chunks — and at most this many files, so that a task run is a
+#: meaningful chunk of work and a retry redoes a bounded amount.
+BATCH_MAX_BYTES = 32 * 1024 * 1024
+BATCH_MAX_FILES = 2_000
 
 #: Prefect settings akhbar changes by default, and why. A user's own environment always wins.
 PREFECT_DEFAULTS = {

@@ -33,6 +33,7 @@ from akhbar.lake import scan_dataset
 from akhbar.language import Backend, detect_languages
 from akhbar.normalize import normalize_segments
 from akhbar.segment import LineKind, segment_lines
+from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.staging import (
     DecodedDocument,
     FileFailure,
@@ -46,11 +47,6 @@ from akhbar.staging import (
 from akhbar.topics import Taxonomy, classify_topics, load_taxonomy
 from schemas import DOCUMENTS
 
-#: A batch holds at most this many input bytes (a larger file is a batch of its own and streams).
-BATCH_MAX_BYTES = 32 * 1024 * 1024
-#: ... and at most this many files, so that one batch's task runs stay a meaningful unit of work
-#: and a failure or retry redoes a bounded amount.
-BATCH_MAX_FILES = 2_000
 LINES_STAGE = "lines"
 SEGMENTED_STAGE = "segmented"
 
@@ -218,6 +214,7 @@ def decode_batch(
     def frames() -> Iterator[pl.DataFrame]:
         pending: list[pl.DataFrame] = []
         pending_bytes = 0
+        yielded = False
         for item in files:
             try:
                 for frame in document_frames(item):
@@ -225,10 +222,10 @@ def decode_batch(
                     pending_bytes += int(frame.get_column("line_text").str.len_bytes().sum() or 0)
                     if pending_bytes >= chunk_bytes:
                         yield pl.concat(pending, how="vertical")
-                        pending, pending_bytes = [], 0
+                        yielded, pending, pending_bytes = True, [], 0
             except (OSError, UnicodeError) as error:
                 failures.append(FileFailure(str(item.source), failure_message(item.source, "decode", error)))
-        if pending or not documents:
+        if pending or not yielded:  # a stage file always holds at least one, possibly empty, frame
             yield pl.concat(pending, how="vertical") if pending else _empty_lines()
 
     lines_path = write_stage(stage_file(work_dir, LINES_STAGE), frames())

@@ -47,6 +47,7 @@ from akhbar.runs import (
     render_run_markdown,
     write_run_record,
 )
+from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
 from flows.runners import RunnerKind, make_task_runner
@@ -183,6 +184,8 @@ def ingest(
     topics: str | None = None,
     force: bool = False,
     lang_backend: Backend = "langdetect",
+    batch_max_bytes: int = BATCH_MAX_BYTES,
+    batch_max_files: int = BATCH_MAX_FILES,
 ) -> RunSummary | State[RunSummary]:
     """Ingest raw Arabic news files into the lake's Delta tables and report what happened."""
     logger = get_run_logger()
@@ -198,7 +201,7 @@ def ingest(
         logger.warning(undone)
     planned, failures = _fingerprint_all(selection.files)
     plan = stages.plan_ingest(lake_path, planned, taxonomy.version, force=force)
-    batches = stages.plan_batches(plan.to_ingest)
+    batches = stages.plan_batches(plan.to_ingest, batch_max_bytes, batch_max_files)
     logger.info(
         "run %s: %d new file(s) in %d batch(es), %d already in the lake, into %s",
         run_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 from akhbar import pipeline
@@ -19,6 +21,7 @@ from akhbar.analytics import LakeError, QueryError, open_lake, run_query, view_c
 from akhbar.cli import app
 from akhbar.commands.analytics import TABLE_ROWS
 from akhbar.dictionary import duckdb_type_name
+from akhbar.lake import ensure_lake, prepare_lake
 from akhbar.runs import RunSummary, write_run_record
 from schemas import ALL_DATASETS, SEGMENTS, Column
 
@@ -33,7 +36,7 @@ def build_lake(root: Path) -> Path:
     inbox.mkdir(parents=True)
     (inbox / "gold.txt").write_text(f"{GOLD}\n\n{DIPLOMACY}…\n", encoding="utf-8")
     (inbox / "mixed.txt").write_bytes("سطر سليم عن الاقتصاد\n".encode() + b"\xff\xfe broken\n")
-    pipeline.prepare_lake(lake)
+    prepare_lake(lake)
     documents = [pipeline.ingest_file(path, lake, RUN_ID, root / "work") for path in sorted(inbox.iterdir())]
     when = datetime(2025, 8, 1, 12, tzinfo=UTC)
     summary = RunSummary(RUN_ID, None, str(lake), when, when, "test", documents)
@@ -88,7 +91,7 @@ def test_missing_lake_and_non_lake_are_named(tmp_path: Path) -> None:
 
 
 def test_dataset_without_files_is_an_empty_typed_view(tmp_path: Path) -> None:
-    (tmp_path / "segments").mkdir()
+    ensure_lake(tmp_path)
     with open_lake(tmp_path) as connection:
         assert connection.sql("SELECT count(*) FROM quarantine").fetchall()[0] == (0,)
         assert view_columns(connection, "runs") == [f.name for f in ALL_DATASETS[-1].arrow_schema()]
@@ -103,9 +106,10 @@ def test_a_column_added_after_the_files_were_written_reads_as_null(lake: Path) -
 
 
 def test_columns_no_declaration_knows_stay_visible(tmp_path: Path) -> None:
-    (tmp_path / "segments").mkdir()
-    frame = SEGMENTS.empty_frame().to_arrow().append_column("newer", pa.array([], pa.int64()))
-    pq.write_table(frame, tmp_path / "segments" / "x.parquet")
+    newer = SEGMENTS.arrow_schema().append(pa.field("newer", pa.int64()))
+    ensure_lake(tmp_path)
+    shutil.rmtree(tmp_path / "segments")
+    DeltaTable.create(str(tmp_path / "segments"), schema=newer)  # as a newer akhbar would have made it
     with open_lake(tmp_path, datasets=(SEGMENTS,)) as connection:
         assert view_columns(connection, "segments") == [*SEGMENTS.column_names, "newer"]
 

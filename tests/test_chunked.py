@@ -1,4 +1,5 @@
-"""Chunked decoding is invisible: tiny chunks and one whole-file chunk give identical datasets."""
+"""Chunks and batches are invisible: tiny chunks and one whole-file chunk give identical rows, and so
+do many files in one batch and each file alone."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from akhbar import pipeline
+from akhbar import stages
 from akhbar.language import clear_language_caches
+from akhbar.publish import line_accounting
+from akhbar.staging import StageAlignmentError, StagedBatch, iter_stage_batches, read_batch, read_stage, transform_stage
 
 #: Small enough that lines straddle chunks (Arabic letters are two bytes, lines 60-400 bytes).
 TINY_CHUNK = 257
@@ -57,17 +60,24 @@ PAYLOADS = {
 }
 
 
-def run_stages(source: Path, work_root: Path, chunk_bytes: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _decoded(sources: list[Path], work_root: Path, chunk_bytes: int) -> StagedBatch:
+    """One batch of ``sources`` decoded with ``chunk_bytes``."""
+    planned, failures = stages.fingerprint_files(sources)
+    assert failures == []
+    return stages.decode_batch(planned, 1, work_root, chunk_bytes=chunk_bytes)
+
+
+def run_stages(
+    sources: Path | list[Path], work_root: Path, chunk_bytes: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decode with ``chunk_bytes``, run every stage; return the lines, the final segments and the quarantine."""
     clear_language_caches()  # each run detects from scratch, as a fresh process would
-    document = pipeline.decode_document(source, work_root, chunk_bytes=chunk_bytes)
-    document = pipeline.segment_document(document)
-    document = pipeline.normalize_document(document)
-    document = pipeline.detect_document_languages(document)
-    document = pipeline.classify_document(document, None)
-    lines = pipeline.read_stage(document.lines_path)
-    segments = pipeline.read_document(document)
-    quarantine = pipeline.quarantine_rows(document, "run-1", datetime(2025, 1, 1, tzinfo=UTC))
+    batch = _decoded(sources if isinstance(sources, list) else [sources], work_root, chunk_bytes)
+    batch = stages.run_stages(batch, stages.StageOptions())
+    lines = read_stage(batch.lines_path)
+    segments = read_batch(batch)
+    doc_ids = {document.doc_id for document in batch.documents}
+    quarantine = line_accounting(batch, "run-1", datetime(2025, 1, 1, tzinfo=UTC), doc_ids)[1]
     return lines, segments, quarantine
 
 
@@ -86,8 +96,20 @@ def test_tiny_chunks_and_whole_file_give_identical_datasets(encoding: str, tmp_p
 def test_tiny_chunks_really_split_the_file(tmp_path: Path) -> None:
     source = tmp_path / "feed.txt"
     source.write_bytes(utf8_with_broken_line())
-    document = pipeline.decode_document(source, tmp_path / "work", chunk_bytes=TINY_CHUNK)
-    assert len(list(pipeline.iter_stage_batches(Path(document.stage_path)))) > 12
+    batch = _decoded([source], tmp_path / "work", TINY_CHUNK)
+    assert len(list(iter_stage_batches(Path(batch.stage_path)))) > 12
+
+
+def test_many_files_in_one_batch_give_each_file_its_own_rows(tmp_path: Path) -> None:
+    sources = []
+    for encoding, payload in PAYLOADS.items():
+        sources.append(tmp_path / f"{encoding}.txt")
+        sources[-1].write_bytes(payload())
+    _, batched, batched_quarantine = run_stages(sources, tmp_path / "batch", TINY_CHUNK)
+    alone = [run_stages(source, tmp_path / source.stem, WHOLE_FILE) for source in sources]
+    assert_frame_equal(batched, pl.concat([segments for _, segments, _ in alone]))
+    expected_quarantine = pl.concat([quarantine for _, _, quarantine in alone]).sort("doc_id", "line_no")
+    assert_frame_equal(batched_quarantine, expected_quarantine)
 
 
 def test_broken_line_is_quarantined_and_blanks_are_counted(tmp_path: Path) -> None:
@@ -102,29 +124,29 @@ def test_broken_line_is_quarantined_and_blanks_are_counted(tmp_path: Path) -> No
     assert set(segments.get_column("lang").drop_nulls().to_list()) >= {"ar", "en"}
 
 
-def _segmented_document(tmp_path: Path) -> pipeline.StagedDocument:
+def _segmented_document(tmp_path: Path) -> StagedBatch:
     """The test feed decoded in tiny chunks, segmented and normalized."""
     source = tmp_path / "feed.txt"
     source.write_text(document_text(), encoding="utf-8")
-    document = pipeline.decode_document(source, tmp_path / "work", chunk_bytes=TINY_CHUNK)
-    return pipeline.normalize_document(pipeline.segment_document(document))
+    batch = _decoded([source], tmp_path / "work", TINY_CHUNK)
+    return stages.normalize_batch(stages.segment_batch(batch))
 
 
 def test_a_column_stage_writes_only_what_it_adds(tmp_path: Path) -> None:
     normalized = _segmented_document(tmp_path)
-    marked = pipeline.transform_stage(
+    marked = transform_stage(
         normalized, "marked", lambda frame: frame.with_columns(pl.col("line_no").mul(10).alias("tenfold"))
     )
     assert marked.stage_path == normalized.stage_path
-    assert pipeline.read_stage(marked.column_paths[-1]).columns == ["tenfold"]
-    whole = pipeline.read_document(marked)
-    expected = pipeline.read_stage(normalized.stage_path).with_columns(pl.col("line_no").mul(10).alias("tenfold"))
+    assert read_stage(marked.column_paths[-1]).columns == ["tenfold"]
+    whole = read_batch(marked)
+    expected = read_stage(normalized.stage_path).with_columns(pl.col("line_no").mul(10).alias("tenfold"))
     assert_frame_equal(whole, expected)
 
 
 def test_a_column_stage_that_reorders_rows_is_refused(tmp_path: Path) -> None:
     normalized = _segmented_document(tmp_path)
-    with pytest.raises(pipeline.StageAlignmentError, match="changed the rows"):
-        pipeline.transform_stage(
+    with pytest.raises(StageAlignmentError, match="changed the rows"):
+        transform_stage(
             normalized, "shuffled", lambda frame: frame.reverse().with_columns(pl.lit(1).alias("one"))
         )

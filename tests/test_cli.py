@@ -43,7 +43,7 @@ def test_run_ingests_good_input_and_reports_the_missing_one(tmp_path: Path, seed
     assert str(lake / "segments") in result.output
     assert "segments per topic" in result.output
     assert "diplomacy" in result.output
-    assert len(list((lake / "segments").glob("*.parquet"))) == 2  # the document and the schema file
+    assert len(list((lake / "segments").glob("*.parquet"))) == 1  # one data file: the batch's commit
 
 
 def test_eval_prints_metrics_and_writes_json(tmp_path: Path) -> None:

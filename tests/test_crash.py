@@ -1,6 +1,9 @@
 """Crashes and concurrent runs: a killed ``akhbar run`` leaves a readable lake that the next run
 repairs, and two runs on one lake take turns without corrupting or duplicating anything.
 
+Kill points sit between the Delta commits of one batch (segments | articles + quarantine |
+documents), after the last batch and between the run record and the compaction.
+
 Every ``akhbar run`` here is a real process (``python -m akhbar.cli``) killed with SIGKILL while it
 waits at a named pause point of ``akhbar/faults.py``. The processes report to the session's Prefect
 test server (``PREFECT_API_URL``), so none of them pays for starting an embedded server, and the
@@ -15,7 +18,6 @@ the run record — each of which a kill can interrupt.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import shutil
@@ -31,14 +33,23 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from akhbar import cli
+from akhbar.analytics import open_lake
 from akhbar.faults import CHECKPOINTS, PAUSE_AT_VARIABLE, PAUSE_SECONDS_VARIABLE
-from akhbar.lake import LOCK_FILE, STAGING_DIR, TEMP_SUFFIX, dataset_file, dataset_glob, ensure_lake, scan_dataset
-from akhbar.pipeline import PER_DOCUMENT_DATASETS, prepare_lake
+from akhbar.lake import (
+    LOCK_FILE,
+    PENDING_DIR,
+    PER_DOCUMENT_DATASETS,
+    STAGING_DIR,
+    dataset_glob,
+    ensure_lake,
+    prepare_lake,
+    scan_dataset,
+)
+from akhbar.lake_check import check_lake_invariants
 from akhbar.runs import RunSummary, write_run_record
 from schemas import ALL_DATASETS, ARTICLES, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS, DatasetSchema
 
@@ -132,24 +143,22 @@ class AkhbarProcess:
         self.process.wait(timeout=30)
 
 
-def _files_read_as(lake: Path, dataset: DatasetSchema) -> list[Path]:
-    """The files a reader of the dataset's glob sees; each must be a whole, well-typed Parquet file."""
-    files = [Path(p) for p in glob.glob(dataset_glob(lake, dataset), recursive=True)]
-    for path in files:
-        assert not path.name.endswith(TEMP_SUFFIX), path
-        assert pq.read_table(path).schema.equals(dataset.arrow_schema(), check_metadata=True), path
-    return files
-
-
 def _assert_readable(lake: Path) -> None:
-    """Every dataset reads in DuckDB through the documented glob, and no partial file shows."""
+    """Every table reads through its Delta log (polars) and as akhbar sql's DuckDB view, fully typed."""
+    with open_lake(lake) as connection:
+        for dataset in ALL_DATASETS:
+            relation = connection.sql(f"SELECT * FROM {dataset.name}")
+            assert relation.columns == dataset.column_names
+            relation.fetchall()
     for dataset in ALL_DATASETS:
-        files = _files_read_as(lake, dataset)
-        assert files, dataset.name
-        relation = duckdb.sql(f"SELECT * FROM read_parquet('{dataset_glob(lake, dataset)}', hive_partitioning = true)")
-        assert relation is not None
-        assert relation.columns == dataset.column_names
-        relation.fetchall()
+        scan_dataset(lake, dataset).collect()
+
+
+def _plain_parquet_rows(lake: Path, dataset: DatasetSchema) -> int:
+    """Rows a reader that only knows Parquet counts in the dataset folder."""
+    if not list((lake / dataset.name).glob("*.parquet")):
+        return 0
+    return int(duckdb.sql(f"SELECT count(*) FROM read_parquet('{dataset_glob(lake, dataset)}')").fetchall()[0][0])
 
 
 def _content(lake: Path, dataset: DatasetSchema) -> pl.DataFrame:
@@ -165,15 +174,14 @@ def _assert_same_lake(lake: Path, reference: Path) -> None:
             assert _content(lake, dataset).equals(_content(reference, dataset)), dataset.name
 
 
-def _uncommitted(lake: Path) -> list[Path]:
-    """Per-document files whose document has no ``documents`` row (visible until the next run)."""
-    committed = set(scan_dataset(lake, DOCUMENTS).collect().get_column("doc_id"))
-    return [
-        path
+def _uncommitted(lake: Path) -> set[str]:
+    """Datasets holding rows of documents without a ``documents`` row (until the next run recovers)."""
+    committed = scan_dataset(lake, DOCUMENTS).select("doc_id")
+    return {
+        dataset.name
         for dataset in PER_DOCUMENT_DATASETS
-        for path in _files_read_as(lake, dataset)
-        if not path.name.startswith("_") and path.stem not in committed
-    ]
+        if scan_dataset(lake, dataset).select("doc_id").join(committed, on="doc_id", how="anti").collect().height
+    }
 
 
 def _cli_run(inputs: list[Path] | list[str], lake: Path, expected: tuple[int, ...]) -> int:
@@ -252,31 +260,29 @@ def test_killed_run_leaves_a_readable_lake(scenario: Scenario, point: str) -> No
     killed = scenario.killed[point]
     assert killed.returncode == -signal.SIGKILL
     _assert_readable(killed.lake)
-    # What the lake held before the run is all still there: a crash only ever adds or replaces.
+    # What the lake held of the unchanged file is all still there: a crash only ever adds or replaces.
     steady_id = scan_dataset(scenario.before, DOCUMENTS).filter(
         pl.col("source_path") == str(scenario.inputs[0].resolve())
     ).collect().get_column("doc_id").item()
     for dataset in PER_DOCUMENT_DATASETS:
-        kept = dataset_file(scenario.before, dataset, steady_id)
-        if kept.exists():
-            assert pq.read_table(dataset_file(killed.lake, dataset, steady_id)).equals(pq.read_table(kept))
-    # Every committed document (a documents row) is complete: its segments and articles are in place.
-    documents = scan_dataset(killed.lake, DOCUMENTS).collect()
-    for doc_id in documents.get_column("doc_id"):
-        assert dataset_file(killed.lake, SEGMENTS, doc_id).exists()
-        assert dataset_file(killed.lake, ARTICLES, doc_id).exists()
+        before = scan_dataset(scenario.before, dataset).filter(pl.col("doc_id") == steady_id).collect()
+        after = scan_dataset(killed.lake, dataset).filter(pl.col("doc_id") == steady_id).collect()
+        assert after.sort(after.columns[:3]).equals(before.sort(before.columns[:3])), dataset.name
     # The kill happened where it says: what is committed, and what is left uncommitted.
+    documents = scan_dataset(killed.lake, DOCUMENTS).collect()
     new_id = hashlib.sha256(CHANGING_AFTER).hexdigest()
     committed = new_id in set(documents.get_column("doc_id"))
-    assert committed is (point in ("after-documents", "before-run-record"))
-    # Only a kill between the new documents row and the removal of the old one shows both versions.
-    assert documents.height == (3 if point == "after-documents" else 2)
-    uncommitted = {path.parent.name for path in _uncommitted(killed.lake)}
-    assert uncommitted == {
-        "after-segments": {SEGMENTS.name, ARTICLES.name},
+    assert committed is (point in ("after-documents", "before-run-record", "before-compact"))
+    # The old content leaves in the same documents commit that adds the new one: never both rows.
+    assert documents.height == 2
+    assert _uncommitted(killed.lake) == {
+        "after-segments": {SEGMENTS.name},
         "after-quarantine": {SEGMENTS.name, ARTICLES.name, QUARANTINE.name},
     }.get(point, set())
-    assert scan_dataset(killed.lake, RUNS).collect().height == 1  # only the run that built the lake
+    # A batch cut short between its commits leaves its intent for the next run to complete.
+    pending = list((killed.lake / PENDING_DIR).glob("*.json"))
+    assert bool(pending) is (point in ("after-segments", "after-quarantine", "after-documents"))
+    assert scan_dataset(killed.lake, RUNS).collect().height == (2 if point == "before-compact" else 1)
 
 
 @pytest.mark.parametrize("point", CHECKPOINTS)
@@ -286,17 +292,13 @@ def test_rerun_after_a_kill_converges_to_the_uninterrupted_lake(scenario: Scenar
     shutil.copytree(killed.lake, lake)
     _cli_run(scenario.inputs, lake, (cli.EXIT_OK, cli.EXIT_WARNINGS))
     _assert_readable(lake)
-    assert not list(lake.glob(f"*/*{TEMP_SUFFIX}"))
-    assert _uncommitted(lake) == []
+    assert _uncommitted(lake) == set()
+    assert not list((lake / PENDING_DIR).glob("*.json"))
     _assert_same_lake(lake, scenario.reference)
-
-
-def test_a_kill_leaves_only_hidden_leftovers(scenario: Scenario) -> None:
-    """What a kill can leave is never read as data: temporaries and staging are outside every glob."""
-    for killed in scenario.killed.values():
-        visible = {Path(p) for dataset in ALL_DATASETS for p in glob.glob(dataset_glob(killed.lake, dataset))}
-        for leftover in [*killed.lake.glob(f"*/*{TEMP_SUFFIX}"), *killed.lake.glob(f"{STAGING_DIR}/**/*")]:
-            assert leftover not in visible
+    assert check_lake_invariants(lake) == []
+    # After the run's vacuum, a reader that only knows Parquet counts what the table holds.
+    for dataset in ALL_DATASETS:
+        assert _plain_parquet_rows(lake, dataset) == scan_dataset(lake, dataset).collect().height, dataset.name
 
 
 def test_rerun_removes_the_staging_left_by_a_killed_run(scenario: Scenario) -> None:
@@ -353,8 +355,8 @@ def test_two_runs_on_one_lake_take_turns(tmp_path: Path) -> None:
     runs = scan_dataset(lake, RUNS).collect().sort("started_at")
     assert runs.height == 2
     assert runs.get_column("started_at")[1] < runs.get_column("finished_at")[0]  # they did overlap
-    assert not list(lake.glob(f"*/*{TEMP_SUFFIX}"))
     assert (lake / LOCK_FILE).exists()
+    assert check_lake_invariants(lake) == []
 
 
 def test_a_run_record_being_written_survives_another_run_starting(
@@ -366,13 +368,13 @@ def test_a_run_record_being_written_survives_another_run_starting(
     summary = RunSummary(
         run_id="live-run", flow_run_id=None, lake=str(lake), started_at=now, finished_at=now, taxonomy_version="t"
     )
-    monkeypatch.setenv(PAUSE_AT_VARIABLE, "before-rename")
+    monkeypatch.setenv(PAUSE_AT_VARIABLE, "before-compact")
     monkeypatch.setenv(PAUSE_SECONDS_VARIABLE, "1")
     errors: list[BaseException] = []
 
     def finish_live_run() -> None:
         try:
-            write_run_record(lake, summary)  # pauses with its file written aside, not renamed
+            write_run_record(lake, summary)  # pauses with its row committed, the lake not yet vacuumed
         except BaseException as error:
             errors.append(error)
 
@@ -380,7 +382,7 @@ def test_a_run_record_being_written_survives_another_run_starting(
     writer.start()
     time.sleep(0.3)
     monkeypatch.delenv(PAUSE_AT_VARIABLE)
-    prepare_lake(lake)  # what the next run does first
+    prepare_lake(lake)  # what the next run does first: it waits for the lock, then finds nothing to undo
     writer.join()
     assert errors == []
-    assert dataset_file(lake, RUNS, "live-run").exists()
+    assert scan_dataset(lake, RUNS).collect().get_column("run_id").to_list() == ["live-run"]

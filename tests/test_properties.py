@@ -31,8 +31,10 @@ from akhbar.normalize import (
     normalize_segments,
     normalize_text,
 )
-from akhbar.pipeline import StagedDocument, decode_document, quarantine_rows, read_stage, segment_document
+from akhbar.publish import line_accounting
 from akhbar.segment import LineKind, QuarantineReason
+from akhbar.stages import decode_batch, fingerprint_files, segment_batch
+from akhbar.staging import DecodedDocument, read_stage
 
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -136,16 +138,18 @@ TEXT_ENCODINGS = {
 }
 
 
-def _segmented(payload: bytes, chunk_bytes: int) -> tuple[StagedDocument, pl.DataFrame, pl.DataFrame]:
-    """Decode and segment ``payload`` as a file; the staged document, its lines and quarantine rows."""
+def _segmented(payload: bytes, chunk_bytes: int) -> tuple[DecodedDocument, pl.DataFrame, pl.DataFrame]:
+    """Decode and segment ``payload`` as a file; the decoded document, its lines and quarantine rows."""
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "input.txt"
         source.write_bytes(payload)
-        staged = segment_document(decode_document(source, Path(folder) / "work", chunk_bytes=chunk_bytes))
+        planned, _ = fingerprint_files([source])
+        staged = segment_batch(decode_batch(planned, 1, Path(folder) / "work", chunk_bytes=chunk_bytes))
         lines = read_stage(staged.lines_path)
-        quarantine = quarantine_rows(staged, "run", datetime.now(UTC))
+        (document,) = staged.documents
+        quarantine = line_accounting(staged, "run", datetime.now(UTC), {document.doc_id})[1]
     assert isinstance(lines, pl.DataFrame)
-    return staged, lines, quarantine
+    return document, lines, quarantine
 
 
 def _non_whitespace(lines: list[str]) -> str:

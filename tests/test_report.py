@@ -17,15 +17,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from akhbar import pipeline
 from akhbar.analytics import open_lake
 from akhbar.cli import app
-from akhbar.facts import FACT_COLUMNS
-from akhbar.lake import dataset_file
+from akhbar.lake import prepare_lake
 from akhbar.report import (
     ReportFigures,
     figures_as_artifact_rows,
@@ -34,7 +32,6 @@ from akhbar.report import (
     topic_colors,
 )
 from akhbar.runs import RunSummary, write_run_record
-from schemas import SEGMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = "00000000-0000-4000-8000-000000000002"
@@ -129,7 +126,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     inbox.mkdir()
     for name, (articles, broken) in FILES.items():
         (inbox / name).write_bytes(_content(articles, broken))
-    pipeline.prepare_lake(path)
+    prepare_lake(path)
     started = datetime.now(UTC)
     documents = [pipeline.ingest_file(inbox / name, path, RUN_ID, root / "work") for name in FILES]
     finished = datetime.now(UTC)
@@ -247,39 +244,6 @@ def test_page_escapes_lake_content(figures: ReportFigures) -> None:
     page = render_report_html(ReportFigures(**{**figures.__dict__, "quarantine_reasons": hostile}))
     assert "<b>x</b>" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page
-
-
-def test_older_segments_without_fact_columns_are_left_out_with_a_note(lake: Lake, tmp_path: Path) -> None:
-    """news.txt's segments file as an akhbar older than the fact columns wrote it; mixed.txt's is new."""
-    old = tmp_path / "lake"
-    shutil.copytree(lake.path, old)
-    path = dataset_file(old, SEGMENTS, lake.doc_ids["news.txt"])
-    pq.write_table(pq.read_table(path).drop_columns(list(FACT_COLUMNS)), path)
-    assert not set(FACT_COLUMNS) & set(pq.read_schema(path).names)
-
-    figures = report_figures(old)
-    news = [line for article in NEWS for line in article]
-    current = [line for line in LINES if line not in news]
-    total, undated = len(LINES), len(news) + sum(line.published_at is None for line in current)
-    left_out = f"{len(news)} of {total} segments were written before segments.{{}} existed (by an older akhbar) "
-    assert figures.notes == {
-        "topics_by_day": f"{undated} of {total} segments state no publication time (segments.published_at): "
-        "they are counted on the day akhbar processed them",
-        "top_countries": left_out.format("countries") + "and are not counted",
-        "quantities_by_kind": left_out.format("quantities") + "and are not counted",
-    }
-    # Only the current file's facts are counted; the old file's segments still count everywhere else.
-    assert figures.top_countries.rows() == _expected_countries(current)
-    assert figures.quantities_by_kind.rows() == _expected_quantities(current)
-    assert figures.totals.row(0) == ("segments", total)
-    assert figures.topics_by_day["segments"].sum() == total
-
-    page = render_report_html(figures)
-    assert not any(line.countries for line in current)  # so no countries chart: says so instead
-    assert page.count("<svg ") == 4  # topics, languages, quantities, quarantine
-    assert "No country mentioned." in page
-    for note in figures.notes.values():
-        assert f'<p class="note">{note}</p>' in page
 
 
 def test_rendering_is_reproducible(figures: ReportFigures) -> None:
