@@ -37,6 +37,7 @@ test-e2e: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/archive.py
 
 clean:
 	rm -rf $(VENV) data/lake .pytest_cache .mypy_cache .ruff_cache

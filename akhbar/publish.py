@@ -32,7 +32,6 @@ from akhbar.lake import (
 )
 from akhbar.segment import LineKind
 from akhbar.staging import (
-    DecodedDocument,
     FileFailure,
     StagedBatch,
     iter_batch_frames,
@@ -238,41 +237,58 @@ def publish_batch(
         commit_rows(lake, DOCUMENTS, [documents], replacing=replacing)
         checkpoint("after-documents")
         clear_intent(lake, intent)
-    return BatchResult(
-        label=batch.label,
-        documents=tuple(_document_result(doc, counts, written, quarantine) for doc in batch.documents),
-        failures=batch.failures,
-    )
+    return BatchResult(label=batch.label, documents=_document_results(batch, counts, written, quarantine),
+                       failures=batch.failures)
 
 
-def _document_result(
-    document: DecodedDocument, counts: dict[str, dict[str, int]], written: _Written, quarantine: pl.DataFrame
-) -> DocumentResult:
-    """The per-file summary of one published document."""
-    lines = counts.get(document.doc_id, {})
-    own = quarantine.filter(pl.col("doc_id") == document.doc_id)
-    return DocumentResult(
-        source_path=document.source_path,
-        doc_id=document.doc_id,
-        encoding=document.encoding,
-        status=document_status(lines, document.file_quarantine_reason is not None),
-        total_lines=sum(lines.values()),
-        blank_lines=lines.get(LineKind.BLANK.value, 0),
-        segment_lines=lines.get(LineKind.SEGMENT.value, 0),
-        article_count=written.articles.get(document.doc_id, 0),
-        quarantined_lines=lines.get(LineKind.QUARANTINED.value, 0),
-        quarantine_rows=own.height,
-        topic_counts=dict(sorted((t, n) for (d, t), n in written.topics.items() if d == document.doc_id)),
-        lang_counts=dict(sorted((lang, n) for (d, lang), n in written.langs.items() if d == document.doc_id)),
-        quarantine_counts=dict(sorted((str(r), int(n)) for r, n in own.group_by("reason").len().iter_rows())),
-        quarantined_examples=[
-            (int(line), str(reason))
-            for line, reason in own.filter(pl.col("line_no").is_not_null())
-            .select("line_no", "reason")
-            .head(QUARANTINE_EXAMPLES)
-            .iter_rows()
-        ],
+def _by_document(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """(doc_id, value) → n counts regrouped per document, values sorted."""
+    grouped: dict[str, dict[str, int]] = defaultdict(dict)
+    for (doc_id, value), n in sorted(counts.items()):
+        grouped[doc_id][value] = n
+    return grouped
+
+
+def _document_results(
+    batch: StagedBatch, counts: dict[str, dict[str, int]], written: _Written, quarantine: pl.DataFrame
+) -> tuple[DocumentResult, ...]:
+    """The per-file summaries of a published batch (each breakdown computed once for the batch)."""
+    topics, langs = _by_document(written.topics), _by_document(written.langs)
+    reasons = _by_document(
+        Counter({(str(d), str(r)): int(n) for d, r, n in quarantine.group_by("doc_id", "reason").len().iter_rows()})
     )
+    quarantine_rows = dict(quarantine.group_by("doc_id").len().iter_rows())
+    examples: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    first_lines = (
+        quarantine.filter(pl.col("line_no").is_not_null())
+        .group_by("doc_id", maintain_order=True)
+        .head(QUARANTINE_EXAMPLES)
+        .select("doc_id", "line_no", "reason")
+    )
+    for doc_id, line, reason in first_lines.iter_rows():
+        examples[doc_id].append((int(line), str(reason)))
+    results = []
+    for document in batch.documents:
+        lines = counts.get(document.doc_id, {})
+        results.append(
+            DocumentResult(
+                source_path=document.source_path,
+                doc_id=document.doc_id,
+                encoding=document.encoding,
+                status=document_status(lines, document.file_quarantine_reason is not None),
+                total_lines=sum(lines.values()),
+                blank_lines=lines.get(LineKind.BLANK.value, 0),
+                segment_lines=lines.get(LineKind.SEGMENT.value, 0),
+                article_count=written.articles.get(document.doc_id, 0),
+                quarantined_lines=lines.get(LineKind.QUARANTINED.value, 0),
+                quarantine_rows=int(quarantine_rows.get(document.doc_id, 0)),
+                topic_counts=topics.get(document.doc_id, {}),
+                lang_counts=langs.get(document.doc_id, {}),
+                quarantine_counts=reasons.get(document.doc_id, {}),
+                quarantined_examples=examples.get(document.doc_id, []),
+            )
+        )
+    return tuple(results)
 
 
 def _check_accounting(

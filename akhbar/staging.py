@@ -133,7 +133,9 @@ def write_stage(path: Path, batches: Iterator[pl.DataFrame]) -> Path:
     schema: pa.Schema | None = None
     try:
         for batch in batches:
-            table = batch.to_arrow()
+            # One record batch per frame: a frame concatenated from many files' frames would
+            # otherwise be written (and read back by every stage) as one tiny batch per file.
+            table = batch.rechunk().to_arrow()
             if writer is None or schema is None:
                 schema = table.schema
                 writer = pa.ipc.new_file(str(temporary), schema)

@@ -66,7 +66,8 @@ def run_e2e(config: Config) -> Result:
     warmup = ingest([config["warmup_file"]], lake=config["warmup_lake"])
     warmup_seconds = time.perf_counter() - warmup_started
     started = time.perf_counter()
-    summary = ingest(files, lake=config["lake"])
+    # ``paths`` (folders, as an inbox is given) when set, else the files themselves.
+    summary = ingest(config.get("paths") or files, lake=config["lake"])
     seconds = time.perf_counter() - started
     assert isinstance(summary, RunSummary) and isinstance(warmup, RunSummary)
     lang_counts = summary.merged_counts("lang_counts")
@@ -88,67 +89,74 @@ def run_e2e(config: Config) -> Result:
 
 
 def run_stages(config: Config, *, detect: str | None) -> Result:
-    """akhbar's stage functions in the flow's order; ``detect`` is a backend, or None for the floor.
+    """akhbar's stage table (``akhbar.stages.STAGES``) over batches of files, then publishing.
 
-    Like the flow's task runner, files go through their stages concurrently on ``FILE_THREADS``
-    threads (unless ``file_workers`` says otherwise; polars and the langdetect pool release the GIL),
-    each file from stage to stage without waiting for the others. ``phases`` holds the wall-clock
-    seconds of each group of stages over all files — for the floor, ``floor`` (decode, segment,
-    normalize, classify) then ``rest`` (empty language columns, facts, publish); with detection,
-    ``all`` — and ``stage_seconds`` the time each stage was busy, summed over the threads.
+    Like the flow's task runner, batches go through their stages concurrently on ``FILE_THREADS``
+    threads (unless ``file_workers`` says otherwise; polars releases the GIL), each batch from stage
+    to stage without waiting for the others. ``detect`` is a language backend, or None for the floor,
+    whose language stage writes empty language columns instead. ``phases`` holds the wall-clock
+    seconds of each group of stages over all batches — for the floor, ``floor`` (decode, segment,
+    normalize, classify) then ``rest`` (facts, publish); with detection, ``all`` — and
+    ``stage_seconds`` the time each stage was busy, summed over the threads.
     """
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     import polars as pl
 
-    from akhbar import pipeline
+    from akhbar import stages
+    from akhbar.lake import prepare_lake
+    from akhbar.publish import publish_batch
     from akhbar.settings import FILE_THREADS
+    from akhbar.staging import StagedBatch, transform_stage
 
     setup: dict[str, float] = {}
     lake, work_root = Path(config["lake"]), Path(config["work_root"])
     with timed(setup, "taxonomy_load"):
-        taxonomy = pipeline.cached_taxonomy(None)
-    pipeline.prepare_lake(lake)
+        taxonomy = stages.cached_taxonomy(None)
+    prepare_lake(lake)
     files = [Path(path) for path in config["files"]]
     workers = int(config.get("file_workers") or FILE_THREADS)
+    planned, _ = stages.fingerprint_files(files)
+    plan = stages.plan_ingest(lake, planned, taxonomy.version, force=True)
+    batches = list(enumerate(stages.plan_batches(plan.to_ingest), start=1))
 
-    def null_languages(frame: pl.DataFrame) -> pl.DataFrame:
+    def null_languages(batch: StagedBatch, options: stages.StageOptions) -> StagedBatch:
         """The language columns, empty: what later stages need when detection is skipped."""
-        return frame.with_columns(pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob"))
+        return transform_stage(batch, "languages", lambda frame: frame.with_columns(
+            pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob"),
+            pl.lit(None, pl.String).alias("lang_method"),
+        ))
 
-    Stage = tuple[str, Callable[[Any], Any]]
-    decode_to_normalize: list[Stage] = [
-        ("decode", lambda path: pipeline.decode_document(path, work_root)),
-        ("segment", pipeline.segment_document),
-        ("normalize", pipeline.normalize_document),
+    options = stages.StageOptions(lang_backend=detect or "langdetect")  # type: ignore[arg-type]
+    Step = tuple[str, Callable[[Any], Any]]
+    decode: Step = ("decode", lambda item: stages.decode_batch(item[1], item[0], work_root, plan.paths_by_doc))
+    table: list[Step] = [
+        (stage.name, lambda batch, stage=stage: stage.run(batch, options))
+        for stage in stages.STAGES
+        if stage.name != "detect-language" or detect is not None
     ]
-    classify: Stage = ("classify", lambda document: pipeline.classify_document(document, None))
-    facts_and_publish: list[Stage] = [
-        ("facts", pipeline.extract_document_facts),
-        ("publish", lambda document: (document, pipeline.publish_document(document, lake, "bench", taxonomy.version))),
-    ]
-    phases_plan: dict[str, list[Stage]]
+    publish: Step = (
+        "publish", lambda batch: (batch, publish_batch(batch, lake, "bench", taxonomy.version, reingested=frozenset()))
+    )
+    phases_plan: dict[str, list[Step]]
     if detect is None:
-        # The floor is everything but language detection; the empty language columns that later
-        # stages need are added after it (classify does not read them).
-        empty_languages: Stage = (
-            "null_language_columns", lambda document: pipeline.transform_stage(document, "languages", null_languages)
-        )
-        phases_plan = {"floor": [*decode_to_normalize, classify], "rest": [empty_languages, *facts_and_publish]}
+        # The floor is everything but language detection; facts and publishing come after it.
+        names = [name for name, _ in table]
+        split = names.index("classify-topic") + 1
+        phases_plan = {
+            "floor": [decode, *table[:split]],
+            "rest": [("null_language_columns", lambda b: null_languages(b, options)), *table[split:], publish],
+        }
     else:
-        detect_stage: Stage = (
-            f"detect_language_{detect}",
-            lambda document: pipeline.detect_document_languages(document, detect),  # type: ignore[arg-type]
-        )
-        phases_plan = {"all": [*decode_to_normalize, detect_stage, classify, *facts_and_publish]}
+        phases_plan = {"all": [decode, *table, publish]}
 
     stage_seconds: dict[str, float] = {}
     lock = threading.Lock()
 
-    def run_chain(stages: list[Stage], item: Any) -> Any:
-        """One file through ``stages``, adding each stage's time to ``stage_seconds``."""
-        for stage, function in stages:
+    def run_chain(steps: list[Step], item: Any) -> Any:
+        """One batch through ``steps``, adding each step's time to ``stage_seconds``."""
+        for stage, function in steps:
             started = time.perf_counter()
             item = function(item)
             with lock:
@@ -156,14 +164,14 @@ def run_stages(config: Config, *, detect: str | None) -> Result:
         return item
 
     phases: dict[str, float] = {}
-    items: list[Any] = files
+    items: list[Any] = batches
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for phase, stages in phases_plan.items():
+        for phase, steps in phases_plan.items():
             with timed(phases, phase):
-                items = list(pool.map(lambda item, stages=stages: run_chain(stages, item), items))
-    segments = sum(result.segment_lines for _, result in items)
-    for document, _ in items:
-        shutil.rmtree(document.work_dir, ignore_errors=True)
+                items = list(pool.map(lambda item, steps=steps: run_chain(steps, item), items))
+    segments = sum(document.segment_lines for _, result in items for document in result.documents)
+    for batch, _ in items:
+        shutil.rmtree(batch.work_dir, ignore_errors=True)
     return {
         "phases": phases,
         "stage_seconds": stage_seconds,
@@ -171,6 +179,7 @@ def run_stages(config: Config, *, detect: str | None) -> Result:
         "bytes": file_bytes(files),
         "segments": segments,
         "file_workers": workers,
+        "batches": len(batches),
     }
 
 
