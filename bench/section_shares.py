@@ -64,19 +64,13 @@ def load_paragraphs(path: Path, exclude: set[str], sample: float, seed: int) -> 
     frame = pl.DataFrame({"id": ids, "section": sections, "text": texts})
     if sample < 1.0:
         frame = frame.sample(fraction=sample, seed=seed)
-    return (
-        frame.explode("text")
-        .filter(pl.col("text").str.len_chars() >= MIN_CHARS)
-        .select("section", "text")
-    )
+    return frame.explode("text").filter(pl.col("text").str.len_chars() >= MIN_CHARS).select("section", "text")
 
 
 def section_shares(paragraphs: pl.DataFrame, topics: Path | None) -> pl.DataFrame:
     """Per section and topic: the share of its paragraphs classified so, and the mean confidence."""
     taxonomy = load_taxonomy(topics)
-    classified = classify_topics(
-        paragraphs.with_columns(normalize_text(pl.col("text")).alias("text_norm")), taxonomy
-    )
+    classified = classify_topics(paragraphs.with_columns(normalize_text(pl.col("text")).alias("text_norm")), taxonomy)
     return (
         classified.group_by("section", "topic")
         .agg(pl.len().alias("n"), pl.col("topic_confidence").mean().alias("confidence"))
