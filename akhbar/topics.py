@@ -6,6 +6,8 @@ into its surface forms (Arabic clitic prefixes, the article, inflectional suffix
 all surface forms of all topics are found in one Aho-Corasick pass over a token-delimited form of
 each distinct ``text_norm``; the hits are joined back to their terms and summed into one score per
 topic.  The best topic wins when its score reaches ``min_score``; otherwise the segment is ``other``.
+Context rules (``[contexts.NAME]`` terms, a group's ``blocked_by`` / ``unblocked_by``) drop a group's
+hits in segments where a context occurs: the contexts' terms are found in the same pass.
 
 Everything per row is a vectorized polars operation; Python only loops over the taxonomy.
 """
@@ -51,6 +53,10 @@ EXACT_MARK = "="
 OPTIONAL_ARTICLE = "(ال)"
 INFLECT_MARK = "~"
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Prefix of a context's pseudo-topic: contexts are matched like topics but score for none.
+CONTEXT_MARK = "@"
+#: At most this many contexts: a segment's contexts are one bit each of an Int64.
+MAX_CONTEXTS = 62
 
 #: From this many surface forms on, they are matched with one regex alternation of literals rather
 #: than with ``str.extract_many``: polars rebuilds the extract_many automaton on every call (~0.06 s
@@ -106,6 +112,21 @@ class Term:
     text: str
     weight: float
     surfaces: tuple[str, ...]
+    #: Bit k set: the term does not count in a segment where context k occurs ...
+    blocked_by: int = 0
+    #: ... unless a context with bit k set here occurs there too.
+    unblocked_by: int = 0
+
+
+@dataclass(frozen=True)
+class RawTerm:
+    """A term as parsed from the file, before normalization and expansion."""
+
+    topic: str
+    text: str
+    weight: float
+    blocked_by: tuple[str, ...] = ()
+    unblocked_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,13 @@ class Taxonomy:
     terms: tuple[Term, ...] = field(repr=False)
     #: Surface forms longest first, so Aho-Corasick leftmost-first matching prefers the longest term.
     patterns: tuple[str, ...] = field(repr=False, compare=False)
+    #: Names of the [contexts.NAME] tables; their terms carry the topic ``CONTEXT_MARK + NAME``.
+    contexts: tuple[str, ...] = ()
+
+    @cached_property
+    def label_names(self) -> tuple[str, ...]:
+        """Topic names, then the context pseudo-topics: what a term's topic index points into."""
+        return (*self.topic_names, *(CONTEXT_MARK + name for name in self.contexts))
 
     @cached_property
     def pattern_list(self) -> pl.Series:
@@ -145,9 +173,19 @@ class Taxonomy:
 
     @cached_property
     def term_topics(self) -> tuple[int, ...]:
-        """Each term's topic index (into ``topic_names``), by term index."""
-        index = {name: position for position, name in enumerate(self.topic_names)}
+        """Each term's topic index (into ``label_names``), by term index."""
+        index = {name: position for position, name in enumerate(self.label_names)}
         return tuple(index[term.topic] for term in self.terms)
+
+    @cached_property
+    def term_blocks(self) -> tuple[int, ...]:
+        """Each term's ``blocked_by`` context bits, by term index."""
+        return tuple(term.blocked_by for term in self.terms)
+
+    @cached_property
+    def term_unblocks(self) -> tuple[int, ...]:
+        """Each term's ``unblocked_by`` context bits, by term index."""
+        return tuple(term.unblocked_by for term in self.terms)
 
     @cached_property
     def surface_table(self) -> pl.DataFrame:
@@ -186,15 +224,16 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         raise TaxonomyError(f"{source}: not UTF-8 ({error.reason} at byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise TaxonomyError(f"{source}: invalid TOML: {error}") from error
-    _reject_unknown_keys(document, {"version", "decision", "morphology", "topics"}, "the top level", source)
+    _reject_unknown_keys(document, {"version", "decision", "morphology", "topics", "contexts"}, "the top level", source)
     version = document.get("version")
     if not isinstance(version, str) or not version.strip():
         raise TaxonomyError(f"{source}: `version` must be a non-empty string")
     rule = _parse_decision(document.get("decision", {}), source)
     morphology = _parse_morphology(document.get("morphology"), source)
-    raw_terms = _parse_topics(document.get("topics"), source)
-    topic_names = tuple(dict.fromkeys(topic for topic, _, _ in raw_terms))
-    terms = _expand_terms(raw_terms, morphology, source)
+    contexts, context_terms = _parse_contexts(document.get("contexts", {}), source)
+    raw_terms = _parse_topics(document.get("topics"), set(contexts), source)
+    topic_names = tuple(dict.fromkeys(term.topic for term in raw_terms))
+    terms = _expand_terms([*raw_terms, *context_terms], morphology, contexts, source)
     patterns = sorted({s for term in terms for s in term.surfaces}, key=lambda s: (-len(s), s))
     return Taxonomy(
         version=version,
@@ -204,6 +243,7 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         rule=rule,
         terms=terms,
         patterns=tuple(patterns),
+        contexts=contexts,
     )
 
 
@@ -265,11 +305,41 @@ def _parse_morphology(table: object, source: str) -> Morphology:
     )
 
 
-def _parse_topics(table: object, source: str) -> list[tuple[str, str, float]]:
-    """The [topics.*] tables flattened to (topic, term as written, weight), in file order."""
+def _parse_contexts(table: object, source: str) -> tuple[tuple[str, ...], list[RawTerm]]:
+    """The optional [contexts.NAME] tables: their names, and their terms (weight 0, topic ``@NAME``)."""
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [contexts] must be a table")
+    if len(table) > MAX_CONTEXTS:
+        raise TaxonomyError(f"{source}: at most {MAX_CONTEXTS} contexts, got {len(table)}")
+    terms: list[RawTerm] = []
+    for name, context in table.items():
+        if not TOPIC_NAME.match(name):
+            raise TaxonomyError(f"{source}: context name {name!r} must be lowercase [a-z0-9_]")
+        if not isinstance(context, dict):
+            raise TaxonomyError(f"{source}: [contexts.{name}] must be a table")
+        _reject_unknown_keys(context, {"description", "terms"}, f"[contexts.{name}]", source)
+        for term in _string_list(context.get("terms"), f"contexts.{name}.terms", source):
+            _check_markup(term, f"contexts.{name}", source)
+            terms.append(RawTerm(CONTEXT_MARK + name, term, 0.0))
+    return tuple(table), terms
+
+
+def _context_names(group: Mapping[str, object], key: str, known: set[str], where: str, source: str) -> tuple[str, ...]:
+    """A group's ``blocked_by`` / ``unblocked_by`` list: names of [contexts.NAME] tables."""
+    if key not in group:
+        return ()
+    names = _string_list(group[key], f"{where}.{key}", source)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise TaxonomyError(f"{source}: {where}.{key} names unknown context(s) {', '.join(unknown)}")
+    return tuple(names)
+
+
+def _parse_topics(table: object, contexts: set[str], source: str) -> list[RawTerm]:
+    """The [topics.*] tables flattened to one :class:`RawTerm` per term, in file order."""
     if not isinstance(table, dict) or not table:
         raise TaxonomyError(f"{source}: no [topics.NAME] table")
-    flattened: list[tuple[str, str, float]] = []
+    flattened: list[RawTerm] = []
     for name, topic in table.items():
         if not TOPIC_NAME.match(name) or name == OTHER_TOPIC:
             raise TaxonomyError(f"{source}: topic name {name!r} must be lowercase [a-z0-9_] and not {OTHER_TOPIC!r}")
@@ -283,12 +353,16 @@ def _parse_topics(table: object, source: str) -> list[tuple[str, str, float]]:
             where = f"topics.{name}.group #{number}"
             if not isinstance(group, dict):
                 raise TaxonomyError(f"{source}: {where} must be a table")
-            _reject_unknown_keys(group, {"weight", "terms", "note"}, where, source)
+            _reject_unknown_keys(group, {"weight", "terms", "note", "blocked_by", "unblocked_by"}, where, source)
             weight = _number(group.get("weight"), f"{where}.weight", source)
+            blocked_by = _context_names(group, "blocked_by", contexts, where, source)
+            unblocked_by = _context_names(group, "unblocked_by", contexts, where, source)
+            if unblocked_by and not blocked_by:
+                raise TaxonomyError(f"{source}: {where}.unblocked_by needs a blocked_by")
             for term in _string_list(group.get("terms"), f"{where}.terms", source):
                 _check_markup(term, where, source)
-                flattened.append((name, term, weight))
-        if not any(weight > 0 for topic_name, _, weight in flattened if topic_name == name):
+                flattened.append(RawTerm(name, term, weight, blocked_by, unblocked_by))
+        if not any(term.weight > 0 for term in flattened if term.topic == name):
             raise TaxonomyError(f"{source}: topic {name!r} has no term with a positive weight")
     return flattened
 
@@ -331,14 +405,18 @@ def _tokenize(values: Sequence[str]) -> list[list[str]]:
     return [value.split() for value in split.to_series().to_list()]
 
 
-def _expand_terms(raw_terms: list[tuple[str, str, float]], morphology: Morphology, source: str) -> tuple[Term, ...]:
+def _expand_terms(
+    raw_terms: list[RawTerm], morphology: Morphology, contexts: Sequence[str], source: str
+) -> tuple[Term, ...]:
     """Normalize every term and expand it into its surface forms."""
-    parsed = [_parse_markup(text) for _, text, _ in raw_terms]
+    bits = {name: 1 << index for index, name in enumerate(contexts)}
+    parsed = [_parse_markup(raw.text) for raw in raw_terms]
     # Normalize word by word so that "~" stays attached to the word it marks.
     words = [word for _, _, term_words in parsed for word, _ in term_words]
     tokens = iter(_tokenize(_normalize_strings(words)))
     terms = []
-    for (topic, text, weight), (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
+    for raw, (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
+        topic, text = raw.topic, raw.text
         token_forms: list[list[str]] = []
         for _, inflect in term_words:
             # A written word may tokenize into several tokens ("s&p"): only the last one inflects.
@@ -349,7 +427,16 @@ def _expand_terms(raw_terms: list[tuple[str, str, float]], morphology: Morpholog
         if not token_forms:
             raise TaxonomyError(f"{source}: term {text!r} of topic {topic!r} has no letters or digits")
         token_forms[0] = _prefix_forms(token_forms[0], morphology, exact=exact, optional_article=optional_article)
-        terms.append(Term(topic=topic, text=text, weight=weight, surfaces=tuple(_cartesian(token_forms))))
+        terms.append(
+            Term(
+                topic=topic,
+                text=text,
+                weight=raw.weight,
+                surfaces=tuple(_cartesian(token_forms)),
+                blocked_by=sum(bits[name] for name in raw.blocked_by),
+                unblocked_by=sum(bits[name] for name in raw.unblocked_by),
+            )
+        )
     return tuple(terms)
 
 
@@ -470,9 +557,10 @@ def _row_evidence(texts: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
                 pl.col("contribution").filter(pl.col("topic_idx") == index).sum().alias(f"s{index}")
                 for index in range(topic_count)
             ),
-            # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, and
-            # an anti term listed under a topic would read as support for it.
-            pl.struct("topic", "term").filter(pl.col("weight") > 0).alias("matched_terms"),
+            # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, an
+            # anti term listed under a topic would read as support for it, and a blocked term is no
+            # evidence at all (contexts have weight 0 too).
+            pl.struct("topic", "term").filter(pl.col("contribution") > 0).alias("matched_terms"),
         )
     )
     return (
@@ -504,14 +592,30 @@ def _term_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     weight = _gather(taxonomy.term_weights, term_idx)
     repeats = (pl.col("occurrences").clip(upper_bound=rule.max_repeats) - 1).cast(pl.Float64)
     lead_factor = pl.when(pl.col("in_lead")).then(1.0 + rule.lead_boost).otherwise(1.0)
-    return per_term.select(
+    hits_per_term = per_term.select(
         (pl.col("key") // term_count).cast(pl.UInt32).alias(_ROW),
         topic_idx.alias("topic_idx"),
-        _gather(taxonomy.topic_names, topic_idx).alias("topic"),
+        _gather(taxonomy.label_names, topic_idx).alias("topic"),
         _gather(taxonomy.term_texts, term_idx).alias("term"),
-        weight.alias("weight"),
         (weight * (1.0 + rule.repeat_bonus * repeats) * lead_factor).alias("contribution"),
+        *((_gather(taxonomy.term_blocks, term_idx).alias("blocks"),) if taxonomy.contexts else ()),
+        *((_gather(taxonomy.term_unblocks, term_idx).alias("unblocks"),) if taxonomy.contexts else ()),
     )
+    if not taxonomy.contexts:
+        return hits_per_term
+    return hits_per_term.with_columns(
+        pl.when(_blocked(taxonomy)).then(0.0).otherwise(pl.col("contribution")).alias("contribution")
+    ).drop("blocks", "unblocks")
+
+
+def _blocked(taxonomy: Taxonomy) -> pl.Expr:
+    """Per (segment, term) hit: a context of its ``blocked_by`` occurs and none of its ``unblocked_by``."""
+    # Bit k of the segment's context set is on when any hit of the segment belongs to context k:
+    # one window over the hits (already sorted by segment), whatever the number of contexts.
+    bits = [0] * len(taxonomy.topic_names) + [1 << k for k in range(len(taxonomy.contexts))]
+    present = _gather(bits, pl.col("topic_idx")).bitwise_or().over(_ROW)
+    blocks, unblocks = pl.col("blocks"), pl.col("unblocks")
+    return ((present & blocks) != 0) & ((present & unblocks) == 0)
 
 
 def _surface_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
