@@ -96,6 +96,36 @@ class DecisionRule:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """``topic_confidence`` per evidence level: fixed numbers, measured on corpus weak labels.
+
+    Levels, in order: ``other`` with no topic evidence at all; ``other`` whose strongest topic
+    score is > 0 and >= each of ``other_edges``; a topic whose margin (its score minus the higher
+    of the runner-up's score and ``min_score``) is >= each of ``margin_edges``.
+    """
+
+    no_evidence: float
+    other_edges: tuple[float, ...]
+    other_confidence: tuple[float, ...]
+    margin_edges: tuple[float, ...]
+    topic_confidence: tuple[float, ...]
+
+    @property
+    def confidences(self) -> tuple[float, ...]:
+        """The confidence of every level, by level index."""
+        return (self.no_evidence, *self.other_confidence, *self.topic_confidence)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """A readable name for every level, by level index."""
+        return (
+            "other: no evidence",
+            *(f"other: best {'>' if edge == 0 else '>='} {edge:g}" for edge in self.other_edges),
+            *(f"topic: margin >= {edge:g}" for edge in self.margin_edges),
+        )
+
+
+@dataclass(frozen=True)
 class Morphology:
     """The clitic prefixes and inflectional suffixes used to expand terms into surface forms."""
 
@@ -143,6 +173,8 @@ class Taxonomy:
     patterns: tuple[str, ...] = field(repr=False, compare=False)
     #: Names of the [contexts.NAME] tables; their terms carry the topic ``CONTEXT_MARK + NAME``.
     contexts: tuple[str, ...] = ()
+    #: The [calibration] table; ``None``: the softmax of ``DecisionRule.temperature`` instead.
+    calibration: Calibration | None = None
 
     @cached_property
     def label_names(self) -> tuple[str, ...]:
@@ -224,11 +256,13 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         raise TaxonomyError(f"{source}: not UTF-8 ({error.reason} at byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise TaxonomyError(f"{source}: invalid TOML: {error}") from error
-    _reject_unknown_keys(document, {"version", "decision", "morphology", "topics", "contexts"}, "the top level", source)
+    allowed = {"version", "decision", "morphology", "topics", "contexts", "calibration"}
+    _reject_unknown_keys(document, allowed, "the top level", source)
     version = document.get("version")
     if not isinstance(version, str) or not version.strip():
         raise TaxonomyError(f"{source}: `version` must be a non-empty string")
     rule = _parse_decision(document.get("decision", {}), source)
+    calibration = _parse_calibration(document.get("calibration"), source)
     morphology = _parse_morphology(document.get("morphology"), source)
     contexts, context_terms = _parse_contexts(document.get("contexts", {}), source)
     raw_terms = _parse_topics(document.get("topics"), set(contexts), source)
@@ -244,6 +278,7 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         terms=terms,
         patterns=tuple(patterns),
         contexts=contexts,
+        calibration=calibration,
     )
 
 
@@ -280,6 +315,45 @@ def _parse_decision(table: object, source: str) -> DecisionRule:
         max_repeats=int(values["max_repeats"]),
         lead_words=int(values["lead_words"]),
         lead_boost=_number(values["lead_boost"], "decision.lead_boost", source, minimum=0.0),
+    )
+
+
+def _parse_calibration(table: object, source: str) -> Calibration | None:
+    """The optional [calibration] table (see :class:`Calibration`)."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [calibration] must be a table")
+    keys = {"no_evidence", "other_edges", "other_confidence", "margin_edges", "topic_confidence", "note"}
+    _reject_unknown_keys(table, keys, "[calibration]", source)
+
+    def numbers(key: str) -> tuple[float, ...]:
+        value = table.get(key)
+        if not isinstance(value, list) or not value:
+            raise TaxonomyError(f"{source}: `calibration.{key}` must be a non-empty array of numbers")
+        return tuple(_number(item, f"calibration.{key}", source) for item in value)
+
+    def probability(value: float, key: str) -> float:
+        if not 0.0 < value <= 1.0:
+            raise TaxonomyError(f"{source}: `calibration.{key}` values must be in (0, 1], got {value!r}")
+        return value
+
+    no_evidence = probability(_number(table.get("no_evidence"), "calibration.no_evidence", source), "no_evidence")
+    edges = {key: numbers(key) for key in ("other_edges", "margin_edges")}
+    values = {key: numbers(key) for key in ("other_confidence", "topic_confidence")}
+    for edge_key, value_key in (("other_edges", "other_confidence"), ("margin_edges", "topic_confidence")):
+        if edges[edge_key][0] != 0.0 or list(edges[edge_key]) != sorted(set(edges[edge_key])):
+            raise TaxonomyError(f"{source}: `calibration.{edge_key}` must start at 0 and increase")
+        if len(edges[edge_key]) != len(values[value_key]):
+            raise TaxonomyError(f"{source}: `calibration.{value_key}` needs one value per `{edge_key}` entry")
+        for value in values[value_key]:
+            probability(value, value_key)
+    return Calibration(
+        no_evidence=no_evidence,
+        other_edges=edges["other_edges"],
+        other_confidence=values["other_confidence"],
+        margin_edges=edges["margin_edges"],
+        topic_confidence=values["topic_confidence"],
     )
 
 
@@ -684,12 +758,53 @@ def _decide(evidence: pl.LazyFrame, taxonomy: Taxonomy, height: int) -> pl.LazyF
     for name, score in reversed(list(zip(names, scores, strict=True))):
         topic = pl.when(score == best).then(pl.lit(name)).otherwise(topic)
     chosen = pl.when(is_topic).then(best).otherwise(pl.lit(rule.min_score))
+    if taxonomy.calibration is None:
+        confidence = _confidence(scores, chosen, rule)
+    else:
+        level = _level(best, _runner_up(scores, best), rule.min_score, taxonomy.calibration)
+        confidence = _gather(taxonomy.calibration.confidences, level)
     return evidence.select(
         pl.when(is_topic).then(topic).otherwise(pl.lit(OTHER_TOPIC)).alias("topic"),
-        _confidence(scores, chosen, rule).alias("topic_confidence"),
+        confidence.cast(pl.Float64).alias("topic_confidence"),
         _topic_scores(scores, names, height).alias("topic_scores"),
         pl.col("matched_terms"),
     ).cast({"topic_scores": TOPIC_SCORES_DTYPE, "matched_terms": MATCHED_TERMS_DTYPE})
+
+
+def _runner_up(scores: Sequence[pl.Expr], best: pl.Expr) -> pl.Expr:
+    """The second-highest score: ``best`` itself when two topics tie for it, 0 with one topic."""
+    below = [pl.when(score < best).then(score).otherwise(0.0) for score in scores]
+    ties = pl.sum_horizontal([(score == best).cast(pl.UInt32) for score in scores])
+    return pl.when(ties > 1).then(best).otherwise(pl.max_horizontal(*below, pl.lit(0.0)))
+
+
+def _level(best: pl.Expr, runner_up: pl.Expr, min_score: float, calibration: Calibration) -> pl.Expr:
+    """The evidence level (index into ``calibration.confidences``) of a decision."""
+    other_level = pl.lit(1, dtype=pl.UInt32)
+    for edge in calibration.other_edges[1:]:
+        other_level = other_level + (best >= edge).cast(pl.UInt32)
+    margin = best - pl.max_horizontal(runner_up, pl.lit(min_score))
+    topic_level = pl.lit(1 + len(calibration.other_edges), dtype=pl.UInt32)
+    for edge in calibration.margin_edges[1:]:
+        topic_level = topic_level + (margin >= edge).cast(pl.UInt32)
+    return (
+        pl.when(best >= min_score)
+        .then(topic_level)
+        .when(best > 0)
+        .then(other_level)
+        .otherwise(pl.lit(0, dtype=pl.UInt32))
+    )
+
+
+def evidence_level(taxonomy: Taxonomy) -> pl.Expr:
+    """The evidence level name of classified rows, from their ``topic_scores`` (for calibration studies)."""
+    if taxonomy.calibration is None:
+        raise ValueError(f"{taxonomy.source}: no [calibration] table")
+    ranked = pl.col("topic_scores").list.eval(pl.element().struct.field("score")).list.sort(descending=True)
+    best = ranked.list.get(0, null_on_oob=True).fill_null(0.0)
+    runner_up = ranked.list.get(1, null_on_oob=True).fill_null(0.0)
+    level = _level(best, runner_up, taxonomy.rule.min_score, taxonomy.calibration)
+    return _gather(taxonomy.calibration.level_names, level)
 
 
 def _topic_scores(scores: list[pl.Expr], names: Sequence[str], height: int) -> pl.Expr:
