@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from akhbar.normalize import normalize_text
+from akhbar.arabic import ARTICLE, TEH_MARBUTA, article_forms, is_arabic, normalize_words
 
 OTHER_TOPIC = "other"
 
@@ -46,8 +46,6 @@ PUNCTUATION_RUN = r"(?: ?[^\p{L}\p{M}\p{N} ]+ ?)+"
 #: Tokens are joined by two spaces and the whole string is padded by one space on each side, so a
 #: surface form " w " never shares a space with its neighbour " v ": adjacent terms both match.
 GAP = "  "
-ARTICLE = "ال"
-TEH_MARBUTA = "ة"
 #: Term markup: "=" exact word (no clitics), "(ال)" optional article, "~" inflectable word.
 EXACT_MARK = "="
 OPTIONAL_ARTICLE = "(ال)"
@@ -371,7 +369,7 @@ def _parse_morphology(table: object, source: str) -> Morphology:
     keys = {"clitics", "suffixes", "teh_marbuta_suffixes"}
     _reject_unknown_keys(table, keys, "[morphology]", source)
     lists = {key: _string_list(table.get(key), f"morphology.{key}", source) for key in sorted(keys)}
-    normalized = {key: _normalize_strings(values) for key, values in lists.items()}
+    normalized = {key: normalize_words(values) for key, values in lists.items()}
     return Morphology(
         clitics=tuple(normalized["clitics"]),
         suffixes=tuple(normalized["suffixes"]),
@@ -466,12 +464,6 @@ def _pad(*words: str) -> str:
     return " " + GAP.join(words) + " "
 
 
-def _normalize_strings(values: Sequence[str]) -> list[str]:
-    """Normalize strings exactly as ``text_norm`` is normalized."""
-    frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
-    return frame.select(normalize_text(pl.col("value"))).to_series().to_list()
-
-
 def _tokenize(values: Sequence[str]) -> list[list[str]]:
     """Split normalized strings into tokens with the same rule as :func:`matching_form`."""
     frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
@@ -487,7 +479,7 @@ def _expand_terms(
     parsed = [_parse_markup(raw.text) for raw in raw_terms]
     # Normalize word by word so that "~" stays attached to the word it marks.
     words = [word for _, _, term_words in parsed for word, _ in term_words]
-    tokens = iter(_tokenize(_normalize_strings(words)))
+    tokens = iter(_tokenize(normalize_words(words)))
     terms = []
     for raw, (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
         topic, text = raw.topic, raw.text
@@ -526,7 +518,7 @@ def _parse_markup(text: str) -> tuple[bool, bool, list[tuple[str, bool]]]:
 
 def _suffix_forms(word: str, morphology: Morphology) -> list[str]:
     """The word and its inflected forms; a final ة becomes ت before suffixes."""
-    if not _is_arabic(word[0]):
+    if not is_arabic(word[0]):
         return [word]
     if word.endswith(TEH_MARBUTA):
         stem = word[: -len(TEH_MARBUTA)]
@@ -536,35 +528,17 @@ def _suffix_forms(word: str, morphology: Morphology) -> list[str]:
 
 def _prefix_forms(forms: list[str], morphology: Morphology, *, exact: bool, optional_article: bool) -> list[str]:
     """Attach clitic prefixes (and the article where the term allows it) to the first word."""
-    if exact or not _is_arabic(forms[0][0]):
+    if exact or not is_arabic(forms[0][0]):
         return forms
     result: list[str] = []
     for form in forms:
         if form.startswith(ARTICLE) and len(form) > len(ARTICLE) + 1:
-            result.extend(_article_forms(form[len(ARTICLE) :], morphology))
+            result.extend(article_forms(form[len(ARTICLE) :], morphology.clitics))
             continue
         result.extend([form, *(clitic + form for clitic in morphology.clitics)])
         if optional_article:
-            result.extend(_article_forms(form, morphology))
+            result.extend(article_forms(form, morphology.clitics))
     return result
-
-
-def _article_forms(stem: str, morphology: Morphology) -> list[str]:
-    """The article form of a stem with every clitic: ل + ال contracts to لل (للسفير, لليرة)."""
-    forms = [ARTICLE + stem]
-    for clitic in morphology.clitics:
-        if clitic.endswith("ل"):
-            forms.append(clitic + "ل" + stem)
-            if stem.startswith("ل"):
-                forms.append(clitic + stem)
-        else:
-            forms.append(clitic + ARTICLE + stem)
-    return forms
-
-
-def _is_arabic(char: str) -> bool:
-    """True for a character of the Arabic block (clitics only attach to Arabic words)."""
-    return "\u0600" <= char <= "\u06ff"
 
 
 def _cartesian(word_forms: list[list[str]]) -> list[str]:
