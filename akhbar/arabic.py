@@ -65,15 +65,13 @@ def is_arabic(char: str) -> bool:
 
 
 def article_forms(stem: str, proclitics: Sequence[str] = PROCLITICS) -> list[str]:
-    """ال + ``stem`` bare and after every proclitic chain, with ل + ال → لل (للسفير، وللسفارة).
-
-    A stem that itself starts with ل also gets the spelling with the three lams merged to two
-    (ل + الليرة → لليرة), beside the literal one.
-    """
+    """ال + ``stem`` bare and after every proclitic chain, with ل + ال → لل (للسفير، وللسفارة)."""
     forms = [ARTICLE + stem]
     for clitic in proclitics:
         if clitic.endswith(LAM):
             forms.append(clitic + LAM + stem)
+            # A stem that starts with ل is written with two lams, not three (ل + الليرة → لليرة);
+            # the literal spelling stays beside it.
             if stem.startswith(LAM):
                 forms.append(clitic + stem)
         else:
@@ -82,11 +80,9 @@ def article_forms(stem: str, proclitics: Sequence[str] = PROCLITICS) -> list[str
 
 
 def with_proclitics(word: str, proclitics: Sequence[str] = PROCLITICS) -> list[str]:
-    """``word`` bare and after every proclitic chain; a leading ال may be the article or part of it.
-
-    "السعودية" gives both "للسعودية" (the article, contracted) and "لالسعودية" (ال as part of a
-    name, as in "البانيا"): the spelling that does not occur costs nothing.  Sorted, no repeats.
-    """
+    """``word`` bare and after every proclitic chain, sorted; a leading ال is read both ways."""
+    # "السعودية" gives "للسعودية" (ال the article, contracted) and "لالسعودية" (ال part of a name,
+    # as in "البانيا"): the spelling that does not occur in text costs nothing.
     forms = {word, *(clitic + word for clitic in proclitics)}
     if word.startswith(ARTICLE) and len(word) > len(ARTICLE):
         forms.update(article_forms(word[len(ARTICLE) :], proclitics))

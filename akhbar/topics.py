@@ -95,16 +95,15 @@ class DecisionRule:
 
 @dataclass(frozen=True)
 class Calibration:
-    """``topic_confidence`` per evidence level: fixed numbers, measured on corpus weak labels.
+    """``topic_confidence`` per evidence level: fixed numbers, measured on corpus weak labels."""
 
-    Levels, in order: ``other`` with no topic evidence at all; ``other`` whose strongest topic
-    score is > 0 and >= each of ``other_edges``; a topic whose margin (its score minus the higher
-    of the runner-up's score and ``min_score``) is >= each of ``margin_edges``.
-    """
-
+    #: ``other`` with no topic evidence at all.
     no_evidence: float
+    #: ``other`` whose strongest topic score is > 0 and >= ``other_edges[i]`` (the first edge is 0).
     other_edges: tuple[float, ...]
     other_confidence: tuple[float, ...]
+    #: A topic whose margin (its score minus the higher of the runner-up's and ``min_score``) is
+    #: >= ``margin_edges[i]`` (the first edge is 0).
     margin_edges: tuple[float, ...]
     topic_confidence: tuple[float, ...]
 

@@ -72,11 +72,15 @@ def weak_labels(articles: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     """``id`` → ``weak`` label of the articles whose title and section agree (module doc)."""
     titles = classify(articles.select("id", "section", pl.col("title").alias("text")), taxonomy)
     best = pl.col("topic_scores").list.eval(pl.element().struct.field("score")).list.max()
-    weak = pl.when(pl.col("section").is_in(OTHER_SECTIONS) & (best == 0)).then(pl.lit(OTHER_TOPIC))
+    rules = [(pl.col("section").is_in(OTHER_SECTIONS) & (best == 0), OTHER_TOPIC)]
     for topic, sections in AGREEING_SECTIONS.items():
-        sure = (pl.col("topic") == topic) & pl.col("section").is_in(sections) & (best >= CONFIDENT_SCORE)
-        weak = weak.when(sure).then(pl.lit(topic))
-    return titles.select("id", weak.otherwise(None).alias("weak")).drop_nulls("weak")
+        rules.append(
+            ((pl.col("topic") == topic) & pl.col("section").is_in(sections) & (best >= CONFIDENT_SCORE), topic)
+        )
+    weak = pl.lit(None, dtype=pl.String)
+    for condition, label in reversed(rules):
+        weak = pl.when(condition).then(pl.lit(label)).otherwise(weak)
+    return titles.select("id", weak.alias("weak")).drop_nulls("weak")
 
 
 def level_agreement(
