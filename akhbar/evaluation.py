@@ -3,6 +3,12 @@
 Pure functions; the ``akhbar eval`` command wires them to files and the console.  Metrics are
 computed with polars.  Macro-F1 averages over every label that occurs in the gold labels or in the
 predictions (as scikit-learn does by default).
+
+Calibration: ``topic_confidence`` is cut into ``CALIBRATION_BINS`` equal-width bins over [0, 1] (the
+last one closed, a confidence of exactly 1.0 falls in it).  The expected calibration error is
+``ECE = Σ_b (n_b / N) · |accuracy_b − mean confidence_b|`` over the non-empty bins: the average gap,
+weighted by examples, between how sure the classifier says it is and how often it is right
+(Naeini et al. 2015; Guo et al. 2017).  0 is perfectly calibrated.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from rich.table import Table
 from akhbar.normalize import normalize_text
 from akhbar.topics import OTHER_TOPIC, Taxonomy, classify_topics
 
-#: Lower edges of the calibration buckets of ``topic_confidence``; the last bucket includes 1.0.
-CALIBRATION_EDGES = (0.0, 0.5, 0.7, 0.85, 1.0)
+#: Equal-width calibration bins of ``topic_confidence`` (for the table and the ECE).
+CALIBRATION_BINS = 10
+#: Edges of the calibration bins; the last bin includes 1.0.
+CALIBRATION_EDGES = tuple(index / CALIBRATION_BINS for index in range(CALIBRATION_BINS + 1))
 LABELED_KEYS = ("text", "label")
 
 
@@ -76,6 +84,8 @@ class EvaluationReport:
     #: ``confusion[i][j]``: examples with gold ``labels[i]`` predicted as ``labels[j]``.
     confusion: tuple[tuple[int, ...], ...]
     calibration: tuple[CalibrationBucket, ...]
+    #: Expected calibration error over ``calibration`` (module doc); 0.0 for no examples.
+    ece: float
 
     def metrics_for(self, label: str) -> ClassMetrics:
         """The metrics of one label (KeyError when the label is unknown)."""
@@ -91,6 +101,7 @@ class EvaluationReport:
             "examples": self.examples,
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
+            "ece": self.ece,
             "per_class": {
                 m.label: {
                     "precision": m.precision,
@@ -185,6 +196,7 @@ def score_predictions(
     per_class = per_class_metrics(confusion, all_labels)
     counted = [m for m in per_class if m.support > 0 or m.predicted > 0]
     correct = predictions.select((pl.col("label") == pl.col("predicted")).sum()).item()
+    calibration = calibration_buckets(predictions)
     return EvaluationReport(
         taxonomy_version=taxonomy.version if taxonomy else "",
         taxonomy_fingerprint=taxonomy.fingerprint if taxonomy else "",
@@ -194,7 +206,8 @@ def score_predictions(
         macro_f1=sum(m.f1 for m in counted) / len(counted) if counted else 0.0,
         accuracy=correct / predictions.height if predictions.height else 0.0,
         confusion=confusion,
-        calibration=calibration_buckets(predictions),
+        calibration=calibration,
+        ece=expected_calibration_error(calibration),
     )
 
 
@@ -245,9 +258,8 @@ def _safe_ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 def calibration_buckets(predictions: pl.DataFrame) -> tuple[CalibrationBucket, ...]:
     """Accuracy per ``topic_confidence`` bucket (see ``CALIBRATION_EDGES``)."""
     edges = CALIBRATION_EDGES
-    bucket = pl.lit(0, dtype=pl.Int64)
-    for index, lower in enumerate(edges[1:-1], start=1):
-        bucket = pl.when(pl.col("topic_confidence") >= lower).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
+    # Equal widths: the bin is floor(confidence · bins), with 1.0 (and rounding above it) in the last.
+    bucket = (pl.col("topic_confidence") * CALIBRATION_BINS).floor().cast(pl.Int64).clip(0, CALIBRATION_BINS - 1)
     stats = (
         predictions.with_columns(bucket.alias("bucket"))
         .group_by("bucket")
@@ -273,6 +285,19 @@ def calibration_buckets(predictions: pl.DataFrame) -> tuple[CalibrationBucket, .
     return tuple(buckets)
 
 
+def expected_calibration_error(buckets: tuple[CalibrationBucket, ...]) -> float:
+    """ECE: the example-weighted mean of |accuracy − mean confidence| over the non-empty bins."""
+    total = sum(b.count for b in buckets)
+    if total == 0:
+        return 0.0
+    gaps = (
+        b.count * abs(b.correct / b.count - b.mean_confidence)
+        for b in buckets
+        if b.count and b.mean_confidence is not None
+    )
+    return sum(gaps) / total
+
+
 # --- rendering --------------------------------------------------------------------------------------
 
 
@@ -280,7 +305,7 @@ def render_report(report: EvaluationReport, console: Console) -> None:
     """Print per-class metrics, macro-F1, the confusion matrix and calibration as rich tables."""
     console.print(_metrics_table(report))
     console.print(
-        f"macro-F1 [bold]{report.macro_f1:.3f}[/bold]   accuracy {report.accuracy:.3f}   "
+        f"macro-F1 [bold]{report.macro_f1:.3f}[/bold]   accuracy {report.accuracy:.3f}   ECE {report.ece:.3f}   "
         f"examples {report.examples}   taxonomy {report.taxonomy_version} "
         f"({report.taxonomy_fingerprint[:12]})"
     )
@@ -312,7 +337,7 @@ def _confusion_table(report: EvaluationReport) -> Table:
 
 def _calibration_table(report: EvaluationReport) -> Table:
     """Accuracy per confidence bucket: well calibrated when it tracks the mean confidence."""
-    table = Table(title="Calibration of topic_confidence")
+    table = Table(title=f"Calibration of topic_confidence (ECE {report.ece:.3f}, {CALIBRATION_BINS} equal-width bins)")
     for name in ("bucket", "count", "accuracy", "mean confidence"):
         table.add_column(name, justify="right")
     for b in report.calibration:

@@ -66,6 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
+from akhbar.arabic import CURRENCY_FORMS
 from akhbar.places import find_countries_and_words, spread
 
 # --- shared vocabulary (all in text_norm form) ---------------------------------------------------
@@ -116,24 +117,20 @@ TIME_ZONES: dict[str, str] = {
     "واشنطن": "America/New_York", "نيويورك": "America/New_York",
 }  # fmt: skip
 
-#: Currency words (every inflection) → base word.
-CURRENCY_WORDS: dict[str, str] = {
-    "دولارات": "دولار", "دولارا": "دولار", "دولار": "دولار", "us$": "دولار", "usd": "دولار", "$": "دولار",
-    "جنيهات": "جنيه", "جنيها": "جنيه", "جنيه": "جنيه",
-    "ريالات": "ريال", "ريالا": "ريال", "ريال": "ريال",
-    "دراهم": "درهم", "درهما": "درهم", "درهم": "درهم",
-    "دنانير": "دينار", "دينارا": "دينار", "دينار": "دينار",
-    "يورو": "يورو", "eur": "يورو", "€": "يورو",
-    "ليرات": "ليرة", "ليرة": "ليرة", "ليره": "ليرة",
-    "يوان": "يوان", "روبل": "روبل", "روبيات": "روبية", "روبية": "روبية", "فرنكات": "فرنك", "فرنك": "فرنك",
-    "ين": "ين", "استرليني": "استرليني",
-}  # fmt: skip
 #: Unit of a currency word standing alone (see the module doc for the generic ones).
 DEFAULT_CURRENCY: dict[str, str] = {
     "دولار": "USD", "جنيه": "EGP", "ريال": "SAR", "درهم": "AED", "يورو": "EUR", "يوان": "CNY",
     "روبل": "RUB", "ين": "JPY", "استرليني": "GBP",
     "دينار": "DINAR", "ليرة": "LIRA", "روبية": "RUPEE", "فرنك": "FRANC",
 }  # fmt: skip
+#: Latin and symbol spellings of a currency in mixed text → base word.
+LATIN_CURRENCY: dict[str, str] = {"us$": "دولار", "usd": "دولار", "$": "دولار", "eur": "يورو", "€": "يورو"}
+#: Currency words (every inflection, :data:`akhbar.arabic.CURRENCY_FORMS`) → base word; only the
+#: currencies that have a unit: an amount must never come out without one.
+CURRENCY_WORDS: dict[str, str] = {
+    **{form: base for form, base in CURRENCY_FORMS.items() if base in DEFAULT_CURRENCY},
+    **LATIN_CURRENCY,
+}
 #: (base word, nisba stem of the qualifier) → ISO 4217 code: "ريال قطري" → QAR.
 QUALIFIED_CURRENCY: dict[tuple[str, str], str] = {
     ("دولار", "امريك"): "USD", ("دولار", "اميرك"): "USD", ("دولار", "كند"): "CAD",

@@ -3,7 +3,7 @@
 A mention is a country name, a capital (or a handful of unmistakable major cities and seats of
 government such as "الكرملين"), or a nisba adjective/demonym ("السوريان", "الروسيتين",
 "المصريين"), each optionally carrying the clitics news prose glues on (و ف ب ل ك and ال, with
-ل + ال → لل).
+ل + ال → لل: the chains and the rule live in :mod:`akhbar.arabic`).
 
 How it matches
     One lookup table is built at import time: pycountry's Arabic names (its gettext catalog) plus
@@ -42,7 +42,7 @@ from collections.abc import Collection, Iterable
 import polars as pl
 import pycountry
 
-from akhbar.normalize import normalize_text
+from akhbar.arabic import ARTICLE, CURRENCY_FORMS, normalize_words, with_proclitics
 
 #: A token is a run of letters: digits, punctuation and spaces all separate words.
 TOKEN_PATTERN = r"[\u0621-\u064a]+"
@@ -316,22 +316,13 @@ STOP_PHRASES = (
 )
 
 #: Currency words (all inflections, with clitics applied automatically) whose nisba is no place.
-CURRENCY_WORDS = (
-    "دولار", "دولارا", "دولارات", "جنيه", "جنيها", "جنيهات", "ريال", "ريالا", "ريالات",
-    "درهم", "درهما", "دراهم", "دينار", "دينارا", "دنانير", "ليرة", "ليره", "ليرات",
-    "روبل", "روبية", "ين", "يوان", "فرنك", "بيزو",
-)  # fmt: skip
+CURRENCY_WORDS = tuple(CURRENCY_FORMS)
 
 #: Words after which a place names a clock ("بتوقيت أبوظبي"), not what the story is about.
 CLOCK_WORDS = ("توقيت",)
 
 #: Wrong entries in pycountry's Arabic catalog: Moldova is translated as "المالديف" (the Maldives).
 PYCOUNTRY_ERRATA = frozenset({("MD", "المالديف")})
-
-#: Proclitic chains for a word that has no article / one that starts with ال (ل + ال → لل).
-PLAIN_PROCLITICS = ("", "و", "ف", "ب", "ل", "ك", "وب", "ول", "فب", "فل", "وك")
-ARTICLE_PROCLITICS = ("", "و", "ف", "ب", "ك", "وب", "فب", "وك")
-ARTICLE_LAM_PROCLITICS = ("ل", "ول", "فل")
 
 
 def pycountry_arabic_names() -> dict[str, list[str]]:
@@ -348,27 +339,16 @@ def pycountry_arabic_names() -> dict[str, list[str]]:
     return names
 
 
-def with_proclitics(key: str) -> list[str]:
-    """Every clitic-prefixed form of a key (applied to its first word)."""
-    plain = [p + key for p in PLAIN_PROCLITICS]
-    if not key.startswith("ال"):
-        return plain
-    # "ال" may be the article (السعودية → للسعودية) or part of the name (البانيا → لالبانيا):
-    # emit both; the unused spelling never occurs in text and costs nothing.
-    article = [p + key for p in ARTICLE_PROCLITICS] + [p + "ل" + key[2:] for p in ARTICLE_LAM_PROCLITICS]
-    return sorted({*plain, *article})
-
-
 def nisba_forms(stem: str) -> list[str]:
     """The nisba adjective forms of a (normalized) stem, with and without the article."""
     bare = [stem + suffix for suffix in NISBA_SUFFIXES]
-    return bare + ["ال" + form for form in bare]
+    return bare + [ARTICLE + form for form in bare]
 
 
 def normalize_keys(texts: Iterable[str]) -> list[str]:
     """Normalize names to the text_norm form and join their letter tokens with single spaces."""
-    frame = pl.DataFrame({"name": list(texts)}, schema={"name": pl.String})
-    tokens = normalize_text(pl.col("name")).str.replace_all(r" و ", " و").str.extract_all(TOKEN_PATTERN)
+    frame = pl.DataFrame({"name": normalize_words(texts)}, schema={"name": pl.String})
+    tokens = pl.col("name").str.replace_all(r" و ", " و").str.extract_all(TOKEN_PATTERN)
     return frame.select(tokens.list.join(" "))["name"].to_list()
 
 
@@ -425,7 +405,7 @@ def marker_tokens() -> dict[str, str]:
     tokens: dict[str, str] = {}
     for marker, words in ((CURRENCY_MARKER, CURRENCY_WORDS), (CLOCK_MARKER, CLOCK_WORDS)):
         for word in normalize_keys(words):
-            tokens |= {form: marker for form in [*with_proclitics(word), *with_proclitics("ال" + word)]}
+            tokens |= {form: marker for form in [*with_proclitics(word), *with_proclitics(ARTICLE + word)]}
     return tokens
 
 

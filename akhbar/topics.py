@@ -6,6 +6,8 @@ into its surface forms (Arabic clitic prefixes, the article, inflectional suffix
 all surface forms of all topics are found in one Aho-Corasick pass over a token-delimited form of
 each distinct ``text_norm``; the hits are joined back to their terms and summed into one score per
 topic.  The best topic wins when its score reaches ``min_score``; otherwise the segment is ``other``.
+Context rules (``[contexts.NAME]`` terms, a group's ``blocked_by`` / ``unblocked_by``) drop a group's
+hits in segments where a context occurs: the contexts' terms are found in the same pass.
 
 Everything per row is a vectorized polars operation; Python only loops over the taxonomy.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from akhbar.normalize import normalize_text
+from akhbar.arabic import ARTICLE, TEH_MARBUTA, article_forms, is_arabic, normalize_words
 
 OTHER_TOPIC = "other"
 
@@ -44,13 +46,15 @@ PUNCTUATION_RUN = r"(?: ?[^\p{L}\p{M}\p{N} ]+ ?)+"
 #: Tokens are joined by two spaces and the whole string is padded by one space on each side, so a
 #: surface form " w " never shares a space with its neighbour " v ": adjacent terms both match.
 GAP = "  "
-ARTICLE = "ال"
-TEH_MARBUTA = "ة"
 #: Term markup: "=" exact word (no clitics), "(ال)" optional article, "~" inflectable word.
 EXACT_MARK = "="
 OPTIONAL_ARTICLE = "(ال)"
 INFLECT_MARK = "~"
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Prefix of a context's pseudo-topic: contexts are matched like topics but score for none.
+CONTEXT_MARK = "@"
+#: At most this many contexts: a segment's contexts are one bit each of an Int64.
+MAX_CONTEXTS = 62
 
 #: From this many surface forms on, they are matched with one regex alternation of literals rather
 #: than with ``str.extract_many``: polars rebuilds the extract_many automaton on every call (~0.06 s
@@ -90,6 +94,35 @@ class DecisionRule:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """``topic_confidence`` per evidence level: fixed numbers, measured on corpus weak labels."""
+
+    #: ``other`` with no topic evidence at all.
+    no_evidence: float
+    #: ``other`` whose strongest topic score is > 0 and >= ``other_edges[i]`` (the first edge is 0).
+    other_edges: tuple[float, ...]
+    other_confidence: tuple[float, ...]
+    #: A topic whose margin (its score minus the higher of the runner-up's and ``min_score``) is
+    #: >= ``margin_edges[i]`` (the first edge is 0).
+    margin_edges: tuple[float, ...]
+    topic_confidence: tuple[float, ...]
+
+    @property
+    def confidences(self) -> tuple[float, ...]:
+        """The confidence of every level, by level index."""
+        return (self.no_evidence, *self.other_confidence, *self.topic_confidence)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """A readable name for every level, by level index."""
+        return (
+            "other: no evidence",
+            *(f"other: best {'>' if edge == 0 else '>='} {edge:g}" for edge in self.other_edges),
+            *(f"topic: margin >= {edge:g}" for edge in self.margin_edges),
+        )
+
+
+@dataclass(frozen=True)
 class Morphology:
     """The clitic prefixes and inflectional suffixes used to expand terms into surface forms."""
 
@@ -106,6 +139,21 @@ class Term:
     text: str
     weight: float
     surfaces: tuple[str, ...]
+    #: Bit k set: the term does not count in a segment where context k occurs ...
+    blocked_by: int = 0
+    #: ... unless a context with bit k set here occurs there too.
+    unblocked_by: int = 0
+
+
+@dataclass(frozen=True)
+class RawTerm:
+    """A term as parsed from the file, before normalization and expansion."""
+
+    topic: str
+    text: str
+    weight: float
+    blocked_by: tuple[str, ...] = ()
+    unblocked_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +168,15 @@ class Taxonomy:
     terms: tuple[Term, ...] = field(repr=False)
     #: Surface forms longest first, so Aho-Corasick leftmost-first matching prefers the longest term.
     patterns: tuple[str, ...] = field(repr=False, compare=False)
+    #: Names of the [contexts.NAME] tables; their terms carry the topic ``CONTEXT_MARK + NAME``.
+    contexts: tuple[str, ...] = ()
+    #: The [calibration] table; ``None``: the softmax of ``DecisionRule.temperature`` instead.
+    calibration: Calibration | None = None
+
+    @cached_property
+    def label_names(self) -> tuple[str, ...]:
+        """Topic names, then the context pseudo-topics: what a term's topic index points into."""
+        return (*self.topic_names, *(CONTEXT_MARK + name for name in self.contexts))
 
     @cached_property
     def pattern_list(self) -> pl.Series:
@@ -145,9 +202,19 @@ class Taxonomy:
 
     @cached_property
     def term_topics(self) -> tuple[int, ...]:
-        """Each term's topic index (into ``topic_names``), by term index."""
-        index = {name: position for position, name in enumerate(self.topic_names)}
+        """Each term's topic index (into ``label_names``), by term index."""
+        index = {name: position for position, name in enumerate(self.label_names)}
         return tuple(index[term.topic] for term in self.terms)
+
+    @cached_property
+    def term_blocks(self) -> tuple[int, ...]:
+        """Each term's ``blocked_by`` context bits, by term index."""
+        return tuple(term.blocked_by for term in self.terms)
+
+    @cached_property
+    def term_unblocks(self) -> tuple[int, ...]:
+        """Each term's ``unblocked_by`` context bits, by term index."""
+        return tuple(term.unblocked_by for term in self.terms)
 
     @cached_property
     def surface_table(self) -> pl.DataFrame:
@@ -186,15 +253,18 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         raise TaxonomyError(f"{source}: not UTF-8 ({error.reason} at byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise TaxonomyError(f"{source}: invalid TOML: {error}") from error
-    _reject_unknown_keys(document, {"version", "decision", "morphology", "topics"}, "the top level", source)
+    allowed = {"version", "decision", "morphology", "topics", "contexts", "calibration"}
+    _reject_unknown_keys(document, allowed, "the top level", source)
     version = document.get("version")
     if not isinstance(version, str) or not version.strip():
         raise TaxonomyError(f"{source}: `version` must be a non-empty string")
     rule = _parse_decision(document.get("decision", {}), source)
+    calibration = _parse_calibration(document.get("calibration"), source)
     morphology = _parse_morphology(document.get("morphology"), source)
-    raw_terms = _parse_topics(document.get("topics"), source)
-    topic_names = tuple(dict.fromkeys(topic for topic, _, _ in raw_terms))
-    terms = _expand_terms(raw_terms, morphology, source)
+    contexts, context_terms = _parse_contexts(document.get("contexts", {}), source)
+    raw_terms = _parse_topics(document.get("topics"), set(contexts), source)
+    topic_names = tuple(dict.fromkeys(term.topic for term in raw_terms))
+    terms = _expand_terms([*raw_terms, *context_terms], morphology, contexts, source)
     patterns = sorted({s for term in terms for s in term.surfaces}, key=lambda s: (-len(s), s))
     return Taxonomy(
         version=version,
@@ -204,6 +274,8 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         rule=rule,
         terms=terms,
         patterns=tuple(patterns),
+        contexts=contexts,
+        calibration=calibration,
     )
 
 
@@ -243,6 +315,45 @@ def _parse_decision(table: object, source: str) -> DecisionRule:
     )
 
 
+def _parse_calibration(table: object, source: str) -> Calibration | None:
+    """The optional [calibration] table (see :class:`Calibration`)."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [calibration] must be a table")
+    keys = {"no_evidence", "other_edges", "other_confidence", "margin_edges", "topic_confidence", "note"}
+    _reject_unknown_keys(table, keys, "[calibration]", source)
+
+    def numbers(key: str) -> tuple[float, ...]:
+        value = table.get(key)
+        if not isinstance(value, list) or not value:
+            raise TaxonomyError(f"{source}: `calibration.{key}` must be a non-empty array of numbers")
+        return tuple(_number(item, f"calibration.{key}", source) for item in value)
+
+    def probability(value: float, key: str) -> float:
+        if not 0.0 < value <= 1.0:
+            raise TaxonomyError(f"{source}: `calibration.{key}` values must be in (0, 1], got {value!r}")
+        return value
+
+    no_evidence = probability(_number(table.get("no_evidence"), "calibration.no_evidence", source), "no_evidence")
+    edges = {key: numbers(key) for key in ("other_edges", "margin_edges")}
+    values = {key: numbers(key) for key in ("other_confidence", "topic_confidence")}
+    for edge_key, value_key in (("other_edges", "other_confidence"), ("margin_edges", "topic_confidence")):
+        if edges[edge_key][0] != 0.0 or list(edges[edge_key]) != sorted(set(edges[edge_key])):
+            raise TaxonomyError(f"{source}: `calibration.{edge_key}` must start at 0 and increase")
+        if len(edges[edge_key]) != len(values[value_key]):
+            raise TaxonomyError(f"{source}: `calibration.{value_key}` needs one value per `{edge_key}` entry")
+        for value in values[value_key]:
+            probability(value, value_key)
+    return Calibration(
+        no_evidence=no_evidence,
+        other_edges=edges["other_edges"],
+        other_confidence=values["other_confidence"],
+        margin_edges=edges["margin_edges"],
+        topic_confidence=values["topic_confidence"],
+    )
+
+
 def _string_list(value: object, name: str, source: str) -> list[str]:
     """A TOML array of non-empty strings."""
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
@@ -257,7 +368,7 @@ def _parse_morphology(table: object, source: str) -> Morphology:
     keys = {"clitics", "suffixes", "teh_marbuta_suffixes"}
     _reject_unknown_keys(table, keys, "[morphology]", source)
     lists = {key: _string_list(table.get(key), f"morphology.{key}", source) for key in sorted(keys)}
-    normalized = {key: _normalize_strings(values) for key, values in lists.items()}
+    normalized = {key: normalize_words(values) for key, values in lists.items()}
     return Morphology(
         clitics=tuple(normalized["clitics"]),
         suffixes=tuple(normalized["suffixes"]),
@@ -265,11 +376,41 @@ def _parse_morphology(table: object, source: str) -> Morphology:
     )
 
 
-def _parse_topics(table: object, source: str) -> list[tuple[str, str, float]]:
-    """The [topics.*] tables flattened to (topic, term as written, weight), in file order."""
+def _parse_contexts(table: object, source: str) -> tuple[tuple[str, ...], list[RawTerm]]:
+    """The optional [contexts.NAME] tables: their names, and their terms (weight 0, topic ``@NAME``)."""
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [contexts] must be a table")
+    if len(table) > MAX_CONTEXTS:
+        raise TaxonomyError(f"{source}: at most {MAX_CONTEXTS} contexts, got {len(table)}")
+    terms: list[RawTerm] = []
+    for name, context in table.items():
+        if not TOPIC_NAME.match(name):
+            raise TaxonomyError(f"{source}: context name {name!r} must be lowercase [a-z0-9_]")
+        if not isinstance(context, dict):
+            raise TaxonomyError(f"{source}: [contexts.{name}] must be a table")
+        _reject_unknown_keys(context, {"description", "terms"}, f"[contexts.{name}]", source)
+        for term in _string_list(context.get("terms"), f"contexts.{name}.terms", source):
+            _check_markup(term, f"contexts.{name}", source)
+            terms.append(RawTerm(CONTEXT_MARK + name, term, 0.0))
+    return tuple(table), terms
+
+
+def _context_names(group: Mapping[str, object], key: str, known: set[str], where: str, source: str) -> tuple[str, ...]:
+    """A group's ``blocked_by`` / ``unblocked_by`` list: names of [contexts.NAME] tables."""
+    if key not in group:
+        return ()
+    names = _string_list(group[key], f"{where}.{key}", source)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise TaxonomyError(f"{source}: {where}.{key} names unknown context(s) {', '.join(unknown)}")
+    return tuple(names)
+
+
+def _parse_topics(table: object, contexts: set[str], source: str) -> list[RawTerm]:
+    """The [topics.*] tables flattened to one :class:`RawTerm` per term, in file order."""
     if not isinstance(table, dict) or not table:
         raise TaxonomyError(f"{source}: no [topics.NAME] table")
-    flattened: list[tuple[str, str, float]] = []
+    flattened: list[RawTerm] = []
     for name, topic in table.items():
         if not TOPIC_NAME.match(name) or name == OTHER_TOPIC:
             raise TaxonomyError(f"{source}: topic name {name!r} must be lowercase [a-z0-9_] and not {OTHER_TOPIC!r}")
@@ -283,12 +424,16 @@ def _parse_topics(table: object, source: str) -> list[tuple[str, str, float]]:
             where = f"topics.{name}.group #{number}"
             if not isinstance(group, dict):
                 raise TaxonomyError(f"{source}: {where} must be a table")
-            _reject_unknown_keys(group, {"weight", "terms", "note"}, where, source)
+            _reject_unknown_keys(group, {"weight", "terms", "note", "blocked_by", "unblocked_by"}, where, source)
             weight = _number(group.get("weight"), f"{where}.weight", source)
+            blocked_by = _context_names(group, "blocked_by", contexts, where, source)
+            unblocked_by = _context_names(group, "unblocked_by", contexts, where, source)
+            if unblocked_by and not blocked_by:
+                raise TaxonomyError(f"{source}: {where}.unblocked_by needs a blocked_by")
             for term in _string_list(group.get("terms"), f"{where}.terms", source):
                 _check_markup(term, where, source)
-                flattened.append((name, term, weight))
-        if not any(weight > 0 for topic_name, _, weight in flattened if topic_name == name):
+                flattened.append(RawTerm(name, term, weight, blocked_by, unblocked_by))
+        if not any(term.weight > 0 for term in flattened if term.topic == name):
             raise TaxonomyError(f"{source}: topic {name!r} has no term with a positive weight")
     return flattened
 
@@ -318,12 +463,6 @@ def _pad(*words: str) -> str:
     return " " + GAP.join(words) + " "
 
 
-def _normalize_strings(values: Sequence[str]) -> list[str]:
-    """Normalize strings exactly as ``text_norm`` is normalized."""
-    frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
-    return frame.select(normalize_text(pl.col("value"))).to_series().to_list()
-
-
 def _tokenize(values: Sequence[str]) -> list[list[str]]:
     """Split normalized strings into tokens with the same rule as :func:`matching_form`."""
     frame = pl.DataFrame({"value": list(values)}, schema={"value": pl.String})
@@ -331,14 +470,18 @@ def _tokenize(values: Sequence[str]) -> list[list[str]]:
     return [value.split() for value in split.to_series().to_list()]
 
 
-def _expand_terms(raw_terms: list[tuple[str, str, float]], morphology: Morphology, source: str) -> tuple[Term, ...]:
+def _expand_terms(
+    raw_terms: list[RawTerm], morphology: Morphology, contexts: Sequence[str], source: str
+) -> tuple[Term, ...]:
     """Normalize every term and expand it into its surface forms."""
-    parsed = [_parse_markup(text) for _, text, _ in raw_terms]
+    bits = {name: 1 << index for index, name in enumerate(contexts)}
+    parsed = [_parse_markup(raw.text) for raw in raw_terms]
     # Normalize word by word so that "~" stays attached to the word it marks.
     words = [word for _, _, term_words in parsed for word, _ in term_words]
-    tokens = iter(_tokenize(_normalize_strings(words)))
+    tokens = iter(_tokenize(normalize_words(words)))
     terms = []
-    for (topic, text, weight), (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
+    for raw, (exact, optional_article, term_words) in zip(raw_terms, parsed, strict=True):
+        topic, text = raw.topic, raw.text
         token_forms: list[list[str]] = []
         for _, inflect in term_words:
             # A written word may tokenize into several tokens ("s&p"): only the last one inflects.
@@ -349,7 +492,16 @@ def _expand_terms(raw_terms: list[tuple[str, str, float]], morphology: Morpholog
         if not token_forms:
             raise TaxonomyError(f"{source}: term {text!r} of topic {topic!r} has no letters or digits")
         token_forms[0] = _prefix_forms(token_forms[0], morphology, exact=exact, optional_article=optional_article)
-        terms.append(Term(topic=topic, text=text, weight=weight, surfaces=tuple(_cartesian(token_forms))))
+        terms.append(
+            Term(
+                topic=topic,
+                text=text,
+                weight=raw.weight,
+                surfaces=tuple(_cartesian(token_forms)),
+                blocked_by=sum(bits[name] for name in raw.blocked_by),
+                unblocked_by=sum(bits[name] for name in raw.unblocked_by),
+            )
+        )
     return tuple(terms)
 
 
@@ -365,7 +517,7 @@ def _parse_markup(text: str) -> tuple[bool, bool, list[tuple[str, bool]]]:
 
 def _suffix_forms(word: str, morphology: Morphology) -> list[str]:
     """The word and its inflected forms; a final ة becomes ت before suffixes."""
-    if not _is_arabic(word[0]):
+    if not is_arabic(word[0]):
         return [word]
     if word.endswith(TEH_MARBUTA):
         stem = word[: -len(TEH_MARBUTA)]
@@ -375,35 +527,17 @@ def _suffix_forms(word: str, morphology: Morphology) -> list[str]:
 
 def _prefix_forms(forms: list[str], morphology: Morphology, *, exact: bool, optional_article: bool) -> list[str]:
     """Attach clitic prefixes (and the article where the term allows it) to the first word."""
-    if exact or not _is_arabic(forms[0][0]):
+    if exact or not is_arabic(forms[0][0]):
         return forms
     result: list[str] = []
     for form in forms:
         if form.startswith(ARTICLE) and len(form) > len(ARTICLE) + 1:
-            result.extend(_article_forms(form[len(ARTICLE) :], morphology))
+            result.extend(article_forms(form[len(ARTICLE) :], morphology.clitics))
             continue
         result.extend([form, *(clitic + form for clitic in morphology.clitics)])
         if optional_article:
-            result.extend(_article_forms(form, morphology))
+            result.extend(article_forms(form, morphology.clitics))
     return result
-
-
-def _article_forms(stem: str, morphology: Morphology) -> list[str]:
-    """The article form of a stem with every clitic: ل + ال contracts to لل (للسفير, لليرة)."""
-    forms = [ARTICLE + stem]
-    for clitic in morphology.clitics:
-        if clitic.endswith("ل"):
-            forms.append(clitic + "ل" + stem)
-            if stem.startswith("ل"):
-                forms.append(clitic + stem)
-        else:
-            forms.append(clitic + ARTICLE + stem)
-    return forms
-
-
-def _is_arabic(char: str) -> bool:
-    """True for a character of the Arabic block (clitics only attach to Arabic words)."""
-    return "\u0600" <= char <= "\u06ff"
 
 
 def _cartesian(word_forms: list[list[str]]) -> list[str]:
@@ -470,9 +604,10 @@ def _row_evidence(texts: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
                 pl.col("contribution").filter(pl.col("topic_idx") == index).sum().alias(f"s{index}")
                 for index in range(topic_count)
             ),
-            # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, and
-            # an anti term listed under a topic would read as support for it.
-            pl.struct("topic", "term").filter(pl.col("weight") > 0).alias("matched_terms"),
+            # Only evidence FOR a topic is listed: shields (weight 0) merely protect their words, an
+            # anti term listed under a topic would read as support for it, and a blocked term is no
+            # evidence at all (contexts have weight 0 too).
+            pl.struct("topic", "term").filter(pl.col("contribution") > 0).alias("matched_terms"),
         )
     )
     return (
@@ -504,14 +639,30 @@ def _term_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     weight = _gather(taxonomy.term_weights, term_idx)
     repeats = (pl.col("occurrences").clip(upper_bound=rule.max_repeats) - 1).cast(pl.Float64)
     lead_factor = pl.when(pl.col("in_lead")).then(1.0 + rule.lead_boost).otherwise(1.0)
-    return per_term.select(
+    hits_per_term = per_term.select(
         (pl.col("key") // term_count).cast(pl.UInt32).alias(_ROW),
         topic_idx.alias("topic_idx"),
-        _gather(taxonomy.topic_names, topic_idx).alias("topic"),
+        _gather(taxonomy.label_names, topic_idx).alias("topic"),
         _gather(taxonomy.term_texts, term_idx).alias("term"),
-        weight.alias("weight"),
         (weight * (1.0 + rule.repeat_bonus * repeats) * lead_factor).alias("contribution"),
+        *((_gather(taxonomy.term_blocks, term_idx).alias("blocks"),) if taxonomy.contexts else ()),
+        *((_gather(taxonomy.term_unblocks, term_idx).alias("unblocks"),) if taxonomy.contexts else ()),
     )
+    if not taxonomy.contexts:
+        return hits_per_term
+    return hits_per_term.with_columns(
+        pl.when(_blocked(taxonomy)).then(0.0).otherwise(pl.col("contribution")).alias("contribution")
+    ).drop("blocks", "unblocks")
+
+
+def _blocked(taxonomy: Taxonomy) -> pl.Expr:
+    """Per (segment, term) hit: a context of its ``blocked_by`` occurs and none of its ``unblocked_by``."""
+    # Bit k of the segment's context set is on when any hit of the segment belongs to context k:
+    # one window over the hits (already sorted by segment), whatever the number of contexts.
+    bits = [0] * len(taxonomy.topic_names) + [1 << k for k in range(len(taxonomy.contexts))]
+    present = _gather(bits, pl.col("topic_idx")).bitwise_or().over(_ROW)
+    blocks, unblocks = pl.col("blocks"), pl.col("unblocks")
+    return ((present & blocks) != 0) & ((present & unblocks) == 0)
 
 
 def _surface_hits(rows: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
@@ -580,12 +731,53 @@ def _decide(evidence: pl.LazyFrame, taxonomy: Taxonomy, height: int) -> pl.LazyF
     for name, score in reversed(list(zip(names, scores, strict=True))):
         topic = pl.when(score == best).then(pl.lit(name)).otherwise(topic)
     chosen = pl.when(is_topic).then(best).otherwise(pl.lit(rule.min_score))
+    if taxonomy.calibration is None:
+        confidence = _confidence(scores, chosen, rule)
+    else:
+        level = _level(best, _runner_up(scores, best), rule.min_score, taxonomy.calibration)
+        confidence = _gather(taxonomy.calibration.confidences, level)
     return evidence.select(
         pl.when(is_topic).then(topic).otherwise(pl.lit(OTHER_TOPIC)).alias("topic"),
-        _confidence(scores, chosen, rule).alias("topic_confidence"),
+        confidence.cast(pl.Float64).alias("topic_confidence"),
         _topic_scores(scores, names, height).alias("topic_scores"),
         pl.col("matched_terms"),
     ).cast({"topic_scores": TOPIC_SCORES_DTYPE, "matched_terms": MATCHED_TERMS_DTYPE})
+
+
+def _runner_up(scores: Sequence[pl.Expr], best: pl.Expr) -> pl.Expr:
+    """The second-highest score: ``best`` itself when two topics tie for it, 0 with one topic."""
+    below = [pl.when(score < best).then(score).otherwise(0.0) for score in scores]
+    ties = pl.sum_horizontal([(score == best).cast(pl.UInt32) for score in scores])
+    return pl.when(ties > 1).then(best).otherwise(pl.max_horizontal(*below, pl.lit(0.0)))
+
+
+def _level(best: pl.Expr, runner_up: pl.Expr, min_score: float, calibration: Calibration) -> pl.Expr:
+    """The evidence level (index into ``calibration.confidences``) of a decision."""
+    other_level = pl.lit(1, dtype=pl.UInt32)
+    for edge in calibration.other_edges[1:]:
+        other_level = other_level + (best >= edge).cast(pl.UInt32)
+    margin = best - pl.max_horizontal(runner_up, pl.lit(min_score))
+    topic_level = pl.lit(1 + len(calibration.other_edges), dtype=pl.UInt32)
+    for edge in calibration.margin_edges[1:]:
+        topic_level = topic_level + (margin >= edge).cast(pl.UInt32)
+    return (
+        pl.when(best >= min_score)
+        .then(topic_level)
+        .when(best > 0)
+        .then(other_level)
+        .otherwise(pl.lit(0, dtype=pl.UInt32))
+    )
+
+
+def evidence_level(taxonomy: Taxonomy) -> pl.Expr:
+    """The evidence level name of classified rows, from their ``topic_scores`` (for calibration studies)."""
+    if taxonomy.calibration is None:
+        raise ValueError(f"{taxonomy.source}: no [calibration] table")
+    ranked = pl.col("topic_scores").list.eval(pl.element().struct.field("score")).list.sort(descending=True)
+    best = ranked.list.get(0, null_on_oob=True).fill_null(0.0)
+    runner_up = ranked.list.get(1, null_on_oob=True).fill_null(0.0)
+    level = _level(best, runner_up, taxonomy.rule.min_score, taxonomy.calibration)
+    return _gather(taxonomy.calibration.level_names, level)
 
 
 def _topic_scores(scores: list[pl.Expr], names: Sequence[str], height: int) -> pl.Expr:

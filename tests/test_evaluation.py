@@ -77,10 +77,35 @@ def test_confusion_matrix_by_hand() -> None:
 
 def test_calibration_buckets_by_hand() -> None:
     buckets = score_predictions(hand_frame(), LABELS).calibration
-    assert [b.name for b in buckets] == ["[0.00, 0.50)", "[0.50, 0.70)", "[0.70, 0.85)", "[0.85, 1.00]"]
-    assert [(b.count, b.correct) for b in buckets] == [(1, 1), (2, 0), (1, 1), (2, 2)]
-    assert [b.accuracy for b in buckets] == [1.0, 0.0, 1.0, 1.0]
-    assert buckets[3].mean_confidence == pytest.approx(0.925)
+    # Ten equal-width bins; the last one is closed.
+    assert [b.name for b in buckets][:2] == ["[0.00, 0.10)", "[0.10, 0.20)"]
+    assert buckets[-1].name == "[0.90, 1.00]"
+    # 0.30 right → bin 3; 0.50 wrong → 5; 0.60 wrong → 6; 0.75 right → 7; 0.90 and 0.95 right → 9.
+    counts = [(b.count, b.correct) for b in buckets]
+    assert counts == [(0, 0)] * 3 + [(1, 1), (0, 0), (1, 0), (1, 0), (1, 1), (0, 0), (2, 2)]
+    assert buckets[9].mean_confidence == pytest.approx(0.925)
+    assert buckets[0].accuracy is None
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    report = score_predictions(hand_frame(), LABELS)
+    # Σ n_b/N · |acc_b − conf_b|: four bins of one row, one bin of two rows (acc 1, conf 0.925).
+    by_hand = (abs(1 - 0.30) + abs(0 - 0.50) + abs(0 - 0.60) + abs(1 - 0.75)) / 6 + 2 / 6 * abs(1 - 0.925)
+    assert report.ece == pytest.approx(by_hand)
+
+
+def test_expected_calibration_error_is_zero_when_confidence_is_accuracy() -> None:
+    # Four predictions at 0.75 of which three are right, one at 1.0 that is right.
+    frame = pl.DataFrame(
+        {
+            "label": ["football", "football", "football", "other", "markets"],
+            "predicted": ["football", "football", "football", "football", "markets"],
+            "topic_confidence": [0.75, 0.75, 0.75, 0.75, 1.0],
+        }
+    )
+    report = score_predictions(frame, LABELS)
+    assert report.ece == pytest.approx(0.0)
+    assert report.calibration[-1].count == 1
 
 
 def test_unknown_gold_label_is_reported() -> None:
@@ -94,7 +119,7 @@ def test_unknown_gold_label_is_reported() -> None:
 def test_empty_predictions() -> None:
     empty = hand_frame().head(0)
     report = score_predictions(empty, LABELS)
-    assert (report.examples, report.macro_f1, report.accuracy) == (0, 0.0, 0.0)
+    assert (report.examples, report.macro_f1, report.accuracy, report.ece) == (0, 0.0, 0.0, 0.0)
     assert all(b.count == 0 and b.accuracy is None for b in report.calibration)
 
 
@@ -104,14 +129,15 @@ def test_json_dict_round_trips() -> None:
     assert decoded["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
     assert decoded["per_class"]["football"]["support"] == 2
     assert decoded["confusion"]["labels"] == list(LABELS)
-    assert decoded["calibration"][1]["count"] == 2
+    assert decoded["calibration"][9]["count"] == 2
+    assert decoded["ece"] == pytest.approx(data["ece"])
 
 
 def test_render_report_prints_every_table() -> None:
     console = Console(record=True, width=140)
     render_report(score_predictions(hand_frame(), LABELS), console)
     text = console.export_text()
-    for expected in ("Per-class metrics", "macro-F1 0.656", "Confusion", "Calibration", "gold_prices"):
+    for expected in ("Per-class metrics", "macro-F1 0.656", "ECE 0.367", "Confusion", "Calibration", "gold_prices"):
         assert expected in text
 
 
@@ -172,3 +198,5 @@ def test_dev_set_quality_gate(taxonomy: Taxonomy) -> None:
     assert report.macro_f1 >= 0.92, summary
     assert all(m.f1 >= 0.85 for m in report.per_class if m.support > 0), summary
     assert report.metrics_for("other").precision >= 0.85
+    # Calibrated from corpus weak labels, not from these lines: a loose bound, not a fit.
+    assert report.ece <= 0.08
