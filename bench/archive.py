@@ -137,7 +137,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {r['files']:,} | {r['bytes'] / 1e6:.1f} | {r['mb_per_s']:.2f} | {r['segments_per_s']:,.0f} | "
             f"{r['tree_peak_rss_bytes'] / 1e6:,.0f} MB | {max(r['data_files'].values())} | "
-            f"{r['dropped_event_lines']} | {query['plain_parquet'] * 1000:.0f} ms / {query['delta_view'] * 1000:.0f} ms |"
+            f"{r['dropped_event_lines']} | "
+            f"{query['plain_parquet'] * 1000:.0f} ms / {query['delta_view'] * 1000:.0f} ms |"
         )
     goals = results["goals"]
     lines += [

@@ -73,7 +73,7 @@ NEWS = (
         # Russia twice (الروسي, روسيا) and Syria three times (السوري, دمشق, سوريا): one segment each.
         Line("التقى وزير الخارجية الروسي نظيره السوري في دمشق لبحث العلاقات بين سوريا وروسيا", "diplomacy",
              countries=("RU", "SY")),
-        Line("وأكد الجانبان أن المحادثات ستستكمل في موسكو الشهر المقبل", "other", countries=("RU",)),
+        Line("وأكد الجانبان أن المحادثات ستستكمل في موسكو الشهر المقبل", "diplomacy", countries=("RU",)),
     ),
     (Line("استقبل رئيس الوزراء وفدا روسيا رفيعا لبحث التعاون في مجال الطاقة…", "diplomacy", countries=("RU",)),),
 )  # fmt: skip
