@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from akhbar.commands.analytics import register as register_analytics_commands
@@ -33,6 +34,11 @@ TopicsOption = Annotated[
 ]
 
 
+def _error(message: str) -> None:
+    """One "error:" line on stderr; the message is text (paths and OS errors hold "[...]"), never markup."""
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
 @app.callback()
 def main() -> None:
     """akhbar: ingest, classify and analyse Arabic news text."""
@@ -43,10 +49,10 @@ def _settings(**overrides: object) -> Settings:
     try:
         settings = load_settings({k: v for k, v in overrides.items() if v is not None}).settings
     except ConfigError as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        _error(str(error))
         raise typer.Exit(EXIT_NOTHING) from error
     if settings.taxonomy is not None and not settings.taxonomy.is_file():
-        errors.print(f"[red]error:[/red] taxonomy file not found: {settings.taxonomy}", highlight=False)
+        _error(f"taxonomy file not found: {settings.taxonomy}")
         raise typer.Exit(EXIT_NOTHING)
     if settings.prefect_home is not None:  # before Prefect is imported, which reads it once
         os.environ["PREFECT_HOME"] = str(settings.prefect_home)
@@ -75,8 +81,8 @@ def run(
     selection = resolve_inputs(paths)
     if not selection.files:  # fail fast, before starting Prefect; otherwise the flow reports problems
         for problem in selection.problems:
-            errors.print(f"[red]error:[/red] {problem.message}", highlight=False)
-        errors.print("nothing to ingest", highlight=False)
+            _error(problem.message)
+        errors.print("nothing to ingest", highlight=False, markup=False)
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=topics, runner=runner, language_backend=lang_backend)
     from flows import ingest  # Prefect is imported only once its defaults are in place.
@@ -94,7 +100,7 @@ def run(
         )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, RunSummary):  # the flow itself crashed (e.g. an invalid taxonomy)
-        errors.print(f"[red]error:[/red] {state.message or summary}", highlight=False)
+        _error(f"{state.message or summary}")
         raise typer.Exit(EXIT_NOTHING)
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
@@ -110,10 +116,10 @@ def serve(
 ) -> None:
     """Serve the `ingest` deployment over an inbox on a schedule (Prefect's serve) until interrupted."""
     if (cron is None) == (interval is None):
-        errors.print("[red]error:[/red] give exactly one of --cron or --interval", highlight=False)
+        _error("give exactly one of --cron or --interval")
         raise typer.Exit(EXIT_NOTHING)
     if not inbox.is_dir():
-        errors.print(f"[red]error:[/red] inbox folder not found: {inbox}", highlight=False)
+        _error(f"inbox folder not found: {inbox}")
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=topics)
     from flows.deployments import inbox_deployment, serve_inbox
@@ -134,31 +140,31 @@ def evaluate_command(
     try:
         report = evaluate(load_labeled(labeled), load_taxonomy(topics))
     except (LabeledDataError, TaxonomyError, OSError) as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        _error(str(error))
         raise typer.Exit(EXIT_NOTHING) from error
     render_report(report, console)
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        console.print(f"metrics written to {json_out}", highlight=False)
+        console.print(f"metrics written to {json_out}", highlight=False, markup=False)
 
 
 def _print_summary(summary: RunSummary) -> None:
     """Where the datasets are, and segments per topic."""
     lake = Path(summary.lake)
-    console.print(f"[bold]run {summary.run_id}[/bold]: {summary.status}", highlight=False)
+    console.print(f"[bold]run {escape(summary.run_id)}[/bold]: {summary.status}", highlight=False)
     for dataset in ALL_DATASETS:
-        console.print(f"  {dataset.name:<11} {lake / dataset.name}", highlight=False)
+        console.print(f"  {dataset.name:<11} {lake / dataset.name}", highlight=False, markup=False)
     table = Table(title="segments per topic")
     table.add_column("topic")
     table.add_column("segments", justify="right")
     for topic, count in summary.merged_counts("topic_counts").items():
-        table.add_row(topic, str(count))
+        table.add_row(escape(topic), str(count))  # a table cell is markup too
     console.print(table)
     for message in summary.input_problems + [failure.message for failure in summary.failures]:
-        errors.print(f"[red]error:[/red] {message}", highlight=False)
+        _error(message)
     for document in summary.documents:
         if document.quarantine_rows:
-            errors.print(f"[yellow]quarantined[/yellow] {quarantine_message(document)}", highlight=False)
+            errors.print(f"[yellow]quarantined[/yellow] {escape(quarantine_message(document))}", highlight=False)
 
 
 register_analytics_commands(app)

@@ -55,8 +55,8 @@ LakeOption = Annotated[
 
 
 def _fail(message: str) -> NoReturn:
-    """One error line on stderr, exit 2."""
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    """One error line on stderr, exit 2; the message is text (paths, SQL, "[errno 28]"), never markup."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -120,8 +120,10 @@ def sql(
     lake: LakeOption = None,
     output_format: Annotated[
         SqlFormat | None,
-        typer.Option("--format", help="table (default), csv, or parquet (needs --out); --out FILE.csv/.parquet "
-                     "picks the format by itself."),
+        typer.Option(
+            "--format",
+            help="table (default), csv, or parquet (needs --out); --out FILE.csv/.parquet picks the format by itself.",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the result to this file.")] = None,
 ) -> None:
@@ -159,7 +161,7 @@ def sql(
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}")
     if out is not None:
-        Console(stderr=True, soft_wrap=True).print(f"wrote {out}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"wrote {out}", highlight=False, markup=False)
 
 
 def report(
@@ -176,16 +178,16 @@ def report(
         _fail(str(error))
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}")
-    Console(soft_wrap=True).print(f"wrote {written} ({written.stat().st_size / 1000:.0f} kB)", highlight=False)
+    Console(soft_wrap=True).print(
+        f"wrote {written} ({written.stat().st_size / 1000:.0f} kB)", highlight=False, markup=False
+    )
 
 
 def config(
     lake: LakeOption = None,
     taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy TOML.")] = None,
     runner: Annotated[str | None, typer.Option("--runner", help="thread or dask.")] = None,
-    language_backend: Annotated[
-        str | None, typer.Option("--language-backend", help="langdetect or fasttext.")
-    ] = None,
+    language_backend: Annotated[str | None, typer.Option("--language-backend", help="langdetect or fasttext.")] = None,
     prefect_home: Annotated[Path | None, typer.Option("--prefect-home", help="PREFECT_HOME for runs.")] = None,
 ) -> None:
     """Print the effective settings and where each came from (default, akhbar.toml, environment, command line)."""
@@ -194,7 +196,7 @@ def config(
     )
     table = Table("setting", "value", "source")
     for name, value, source in effective.rows():
-        table.add_row(name, value, source)
+        table.add_row(name, escape(value), source)  # a value may be a path holding "[...]"
     Console(soft_wrap=True).print(table)
 
 
