@@ -1,7 +1,9 @@
 """SQL over the lake: a DuckDB connection with every dataset registered as a view named after it.
 
-Each view reads ``read_parquet('<lake>/<dataset>/**/*.parquet', hive_partitioning = true,
-union_by_name = true)`` and selects the declared columns in declared order. ``union_by_name`` and
+Each view reads ``read_parquet('<lake>/<dataset>/**/*.parquet', hive_partitioning = false,
+union_by_name = true)`` and selects the declared columns in declared order. Hive partitioning is
+off on purpose: the lake has no partition folders, and DuckDB would otherwise read a folder above it
+named like ``topic=sports`` as a ``topic`` column that overrides the real one. ``union_by_name`` and
 typed NULLs for declared columns that no file has yet keep a lake written by an older akhbar
 queryable after a nullable column is added; a dataset with no files at all (e.g. a dataset added
 after the lake was last written) is an empty, typed view, so queries naming it still run.
@@ -64,7 +66,7 @@ def _view_sql(connection: duckdb.DuckDBPyConnection, lake: Path, dataset: Datase
     if not any(dataset_dir(lake, dataset).rglob("*.parquet")):
         return f"SELECT {', '.join(_typed_null(f) for f in declared)} WHERE false"
     glob = quote_literal(dataset_glob(lake, dataset))
-    source = f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
+    source = f"read_parquet({glob}, hive_partitioning = false, union_by_name = true)"
     present = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     columns = [quote_identifier(f.name) if f.name in present else _typed_null(f) for f in declared]
     # Columns no declaration knows (a newer writer) stay visible after the declared ones.

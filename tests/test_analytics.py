@@ -46,7 +46,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lake(tmp_path_factory.mktemp("analytics"))
 
 
-
 def _sql(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["sql", *args], env={"COLUMNS": "200", **(env or {})})
     return result.exit_code, result.stdout, result.stderr
@@ -195,3 +194,14 @@ def test_views_use_absolute_paths(lake: Path, tmp_path: Path) -> None:
     with connection:
         assert connection.sql("SELECT count(*) FROM segments").fetchall()[0] == (3,)
 
+
+def test_folder_names_above_the_lake_are_not_columns(tmp_path: Path) -> None:
+    lake = build_lake(tmp_path / "topic=sports" / "lang=xx")
+    with open_lake(lake) as connection:
+        topics = connection.sql("SELECT DISTINCT topic FROM segments ORDER BY topic").fetchall()
+        columns = view_columns(connection, "segments")
+    assert ("sports",) not in topics
+    assert {"gold_prices", "diplomacy"} <= {row[0] for row in topics}
+    assert columns == SEGMENTS.arrow_schema().names
+    code, out, _ = _sql("SELECT DISTINCT topic FROM segments", "--lake", str(lake), "--format", "csv")
+    assert code == 0 and "sports" not in out
