@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from akhbar.commands.analytics import register as register_analytics_commands
+from akhbar.commands.preflight import lake_problem, missing_extra, taxonomy_problem
 from akhbar.config import ConfigError, Settings, load_settings
 from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
@@ -28,7 +29,8 @@ errors = Console(stderr=True, soft_wrap=True)
 #: Exit codes (README "Failure behaviour").
 EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2  # the same as RunSummary.exit_code
 
-LakeOption = Annotated[Path | None, typer.Option("--lake", help="Output lake folder [default: data/lake].")]
+# A string, not a Path: typer turns --lake '' into Path("."), the working directory.
+LakeOption = Annotated[str | None, typer.Option("--lake", help="Output lake folder [default: data/lake].")]
 TopicsOption = Annotated[
     Path | None, typer.Option("--topics", help="Taxonomy TOML to use instead of the packaged one.")
 ]
@@ -60,6 +62,19 @@ def _settings(**overrides: object) -> Settings:
     return settings
 
 
+def _preflight(settings: Settings) -> None:
+    """Refuse, in one line and before Prefect starts, what would fail inside the flow."""
+    problems = [lake_problem(settings.lake), taxonomy_problem(settings.taxonomy)]
+    if settings.runner == "dask":
+        problems.append(missing_extra("dask", "--runner dask"))
+    if settings.language_backend == "fasttext":
+        problems.append(missing_extra("fasttext", "the fasttext language backend"))
+    for problem in problems:
+        if problem is not None:
+            _error(problem)
+            raise typer.Exit(EXIT_NOTHING)
+
+
 @app.command()
 def run(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (*.txt, recursively) or globs.")],
@@ -85,6 +100,7 @@ def run(
         errors.print("nothing to ingest", highlight=False, markup=False)
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=topics, runner=runner, language_backend=lang_backend)
+    _preflight(settings)
     from flows import ingest  # Prefect is imported only once its defaults are in place.
     from flows.runners import RunnerKind, make_task_runner
 
@@ -122,6 +138,7 @@ def serve(
         _error(f"inbox folder not found: {inbox}")
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=topics)
+    _preflight(settings)
     from flows.deployments import inbox_deployment, serve_inbox
 
     serve_inbox(inbox_deployment(inbox, settings.lake, cron=cron, interval_seconds=interval, topics=settings.taxonomy))

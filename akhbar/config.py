@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     language_backend: Literal["langdetect", "fasttext"] = "langdetect"
     #: None: Prefect's own default (PREFECT_HOME, else ~/.prefect).
     prefect_home: Path | None = None
+
+    @field_validator("lake", mode="before")
+    @classmethod
+    def _lake_not_empty(cls, value: object) -> object:
+        """An empty lake path would silently be the working directory (Path("") is ".")."""
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError("the lake path must not be empty")
+        return value
 
     @classmethod
     def settings_customise_sources(
