@@ -126,8 +126,15 @@ def sql(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the result to this file.")] = None,
+    unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe",
+            help="Lift the sandbox: let the SQL read and write any file, ATTACH, COPY, INSTALL and change settings.",
+        ),
+    ] = False,
 ) -> None:
-    """Run DuckDB SQL over the lake, every dataset registered as a view named after it."""
+    """Run DuckDB SQL over the lake, every dataset registered as a view named after it (read-only by default)."""
     if output_format is None:
         by_suffix = {".csv": SqlFormat.csv, ".parquet": SqlFormat.parquet}
         output_format = by_suffix.get(out.suffix.lower(), SqlFormat.table) if out else SqlFormat.table
@@ -137,23 +144,21 @@ def sql(
         _fail("--out needs --format csv or parquet (or a .csv/.parquet file name)")
     lake_path = lake if lake is not None else _settings().settings.lake
     try:
-        with open_lake(lake_path) as connection:
-            relation = run_query(connection, query)
-            if relation is None:
-                return  # a statement without a result (SET, CREATE ...)
-            if output_format is SqlFormat.table:
-                _print_table(relation)
-            elif output_format is SqlFormat.parquet:
-                assert out is not None
-                relation.write_parquet(str(out), compression="zstd")
-            elif out is not None:
-                relation.write_csv(str(out), header=True)
-            else:
-                # DuckDB writes CSV to files only; nested values are rendered the same way either way.
-                with tempfile.TemporaryDirectory() as folder:
-                    target = Path(folder) / "result.csv"
+        # CSV on stdout goes through a file too: DuckDB writes CSV to files only.
+        with tempfile.TemporaryDirectory() as folder:
+            target = out if out is not None else Path(folder) / "result.csv"
+            with open_lake(lake_path, read_only=not unsafe, output_paths=[target]) as connection:
+                relation = run_query(connection, query, read_only=not unsafe)
+                if relation is None:
+                    return  # a statement without a result (SET, CREATE ...)
+                if output_format is SqlFormat.table:
+                    _print_table(relation)
+                elif output_format is SqlFormat.parquet:
+                    relation.write_parquet(str(target), compression="zstd")
+                else:
                     relation.write_csv(str(target), header=True)
-                    typer.echo(target.read_text(encoding="utf-8"), nl=False)
+                    if out is None:  # nested values are rendered the same way either way
+                        typer.echo(target.read_text(encoding="utf-8"), nl=False)
     except (LakeError, QueryError) as error:
         _fail(str(error))
     except duckdb.Error as error:  # errors that surface only while rows are produced or written
