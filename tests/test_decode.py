@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from akhbar.decode import (
     LINES_SCHEMA,
+    MIXED,
     decode_chunk,
     detect_encoding,
     fingerprint_file,
@@ -141,8 +142,18 @@ def test_utf16_be_lone_surrogate_is_quarantined_with_its_bytes(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("encoding", "by_bytes"),
-    [("utf-8", True), ("utf-8-sig", True), ("windows-1256", True), ("cp1252", True), ("shift_jis", True),
-     ("utf-16", False), ("utf-32", False), ("cp037", False), ("iso2022_jp", False), ("utf-7", False)],
+    [
+        ("utf-8", True),
+        ("utf-8-sig", True),
+        ("windows-1256", True),
+        ("cp1252", True),
+        ("shift_jis", True),
+        ("utf-16", False),
+        ("utf-32", False),
+        ("cp037", False),
+        ("iso2022_jp", False),
+        ("utf-7", False),
+    ],
 )
 def test_which_encodings_are_cut_at_byte_line_breaks(encoding: str, by_bytes: bool) -> None:
     assert splits_on_byte_line_breaks(encoding) is by_bytes
@@ -164,3 +175,68 @@ def test_a_file_without_lines_still_gives_one_empty_frame(tmp_path: Path, payloa
     frames = list(iter_decoded_lines(path, len(payload), detect_encoding(payload).encoding or "utf-8"))
     assert [frame.height for frame in frames] == [0]
     assert frames[0].schema == pl.Schema(LINES_SCHEMA)
+
+
+NEWS = [f"{ARABIC_LINES[i % 2]} رقم {i}" for i in range(16)]
+
+
+def _concatenated(utf8_lines: int, legacy_lines: int, newline: str = "\n") -> bytes:
+    """A concatenated export: UTF-8 lines, then Windows-1256 lines."""
+    head = "".join(line + newline for line in NEWS[:utf8_lines]).encode("utf-8")
+    return head + "".join(line + newline for line in NEWS[utf8_lines : utf8_lines + legacy_lines]).encode("cp1256")
+
+
+@pytest.mark.parametrize(("utf8_lines", "legacy_lines"), [(8, 8), (10, 5), (1, 15), (15, 1)])
+def test_utf8_and_windows_1256_lines_in_one_file_are_mixed(tmp_path: Path, utf8_lines: int, legacy_lines: int) -> None:
+    payload = _concatenated(utf8_lines, legacy_lines)
+    assert detect_encoding(payload).encoding == MIXED
+    path = _write(tmp_path, payload)
+    lines = pl.concat(iter_decoded_lines(path, len(payload), MIXED))
+    assert lines.get_column("line_text").to_list() == NEWS[: utf8_lines + legacy_lines]  # no mojibake
+    assert lines.get_column("raw").null_count() == lines.height
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_mixed_decoding_in_chunks_equals_whole_file_decoding(tmp_path: Path, newline: str) -> None:
+    payload = (_concatenated(8, 8, newline) + b"ascii \xff\xfe broken" + newline.encode()) * 5 + b"last \xd8"
+    path = _write(tmp_path, payload)
+    whole = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=1 << 30))
+    chunked = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=61))
+    assert_frame_equal(chunked, whole)
+    assert whole.height == 5 * 17 + 1
+
+
+def test_mixed_lines_round_trip_and_the_rest_is_quarantined_with_its_bytes() -> None:
+    cut_utf8 = "ههههه يييي".encode() + b"\xd8"  # UTF-8 with a cut character: its Windows-1256 reading is mojibake
+    stray = b"plain \xff\xfe bytes"  # reads as one Arabic letter in Windows-1256: not text either
+    raws = [NEWS[0].encode(), NEWS[1].encode("cp1256"), cut_utf8, stray, b"", NEWS[2].encode("cp1256")]
+    lines = decode_chunk(b"\n".join(raws) + b"\n", MIXED, first_line_no=1)
+    assert lines.get_column("line_text").to_list() == [NEWS[0], NEWS[1], None, None, "", NEWS[2]]
+    assert lines.get_column("raw").to_list() == [None, None, cut_utf8, stray, None, None]
+    assert lines.get_column("decode_error").to_list()[2:4] == [
+        "invalid utf-8 byte sequence at byte 19, and not windows-1256 text",
+        "invalid utf-8 byte sequence at byte 6, and not windows-1256 text",
+    ]
+    # Every stored text gives its original bytes back in the encoding it was read in.
+    for raw, text in zip(raws, lines.get_column("line_text").to_list(), strict=True):
+        if text is not None:
+            assert raw in (text.encode("utf-8"), text.encode("cp1256"))
+
+
+def test_a_mostly_ascii_file_with_a_few_broken_bytes_stays_utf8_line_by_line() -> None:
+    good = [f"plain ascii news line {i}".encode() for i in range(30)]
+    payload = b"\n".join([*good[:10], b"bad \xff\xfe here", *good[10:20], b"another \x80 one", *good[20:]]) + b"\n"
+    assert detect_encoding(payload).encoding == "utf-8"
+    lines = decode_chunk(payload, "utf-8", first_line_no=1)
+    assert lines.filter(pl.col("raw").is_not_null()).get_column("line_no").to_list() == [11, 22]
+    assert lines.get_column("line_text").drop_nulls().to_list() == [g.decode() for g in good]
+
+
+def test_utf8_with_a_cut_arabic_character_is_not_mixed() -> None:
+    payload = (TEXT * 3).encode() + "ههههه يييي".encode() + b"\xd8\n" + (TEXT * 3).encode()
+    assert detect_encoding(payload).encoding == "utf-8"
+
+
+def test_a_sample_cut_inside_a_line_is_judged_on_its_complete_lines() -> None:
+    payload = _concatenated(4, 4) + NEWS[9].encode("utf-8")[:-1]  # the sample ends inside a character
+    assert detect_encoding(payload).encoding == MIXED
