@@ -330,13 +330,44 @@ def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFram
             return _decode_utf8_lines(chunk, first_line_no, legacy=encoding == MIXED)
         return _decode_lines_one_by_one(chunk, encoding, first_line_no)
     lines = split_lines_column(text)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "line_no": pl.int_range(first_line_no, first_line_no + lines.len(), eager=True),
             "line_text": lines,
         },
         schema={"line_no": pl.Int64, "line_text": pl.String},
     ).with_columns(pl.lit(None, dtype=pl.Binary).alias("raw"), pl.lit(None, dtype=pl.String).alias("decode_error"))
+    if not utf8 and codecs.lookup(encoding).name == "cp1256" and _may_hold_utf8_arabic(chunk):
+        return _set_aside_utf8_lines(frame, chunk)
+    return frame
+
+
+def _may_hold_utf8_arabic(chunk: bytes) -> bool:
+    """True when the chunk has a UTF-8 Arabic letter's bytes (0xD8-0xDB then 0x80-0xBF).
+
+    In Windows-1256 Arabic that pair ("ط،", "ظ؛", ...) is rare, so a pure legacy chunk is cleared
+    with one numpy pass, not a second decode.
+    """
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    lead = (data[:-1] >= 0xD8) & (data[:-1] <= 0xDB)
+    return bool(np.any(lead & (data[1:] >= 0x80) & (data[1:] <= 0xBF)))
+
+
+def _set_aside_utf8_lines(frame: pl.DataFrame, chunk: bytes) -> pl.DataFrame:
+    """Quarantine the non-ASCII UTF-8 lines of a file detected as Windows-1256 (a second export that starts
+    after the detection sample): read as Windows-1256 they would be stored as mojibake."""
+    lines = classify_utf8_lines(chunk)
+    utf8 = lines.get_column("valid") & (
+        lines.get_column("text").str.len_bytes() > lines.get_column("text").str.len_chars()
+    )
+    if not utf8.any():
+        return frame
+    error = f"valid UTF-8 in a file decoded as {LEGACY_ENCODING} (the file's first MiB decided its encoding)"
+    return frame.with_columns(
+        pl.when(utf8).then(None).otherwise(pl.col("line_text")).alias("line_text"),
+        pl.when(utf8).then(lines.get_column("raw")).otherwise(pl.col("raw")).alias("raw"),
+        pl.when(utf8).then(pl.lit(error)).otherwise(pl.col("decode_error")).alias("decode_error"),
+    )
 
 
 def _decode_whole(chunk: bytes, encoding: str) -> pl.Series:

@@ -240,3 +240,16 @@ def test_utf8_with_a_cut_arabic_character_is_not_mixed() -> None:
 def test_a_sample_cut_inside_a_line_is_judged_on_its_complete_lines() -> None:
     payload = _concatenated(4, 4) + NEWS[9].encode("utf-8")[:-1]  # the sample ends inside a character
     assert detect_encoding(payload).encoding == MIXED
+
+
+def test_utf8_lines_after_the_sample_of_a_windows_1256_file_are_quarantined_not_mojibake(tmp_path: Path) -> None:
+    legacy = "".join(line + "\n" for line in NEWS[:8]).encode("cp1256")
+    late_utf8 = NEWS[8].encode("utf-8")
+    payload = legacy + late_utf8 + b"\n" + NEWS[9].encode("cp1256") + b"\n"
+    assert detect_encoding(legacy).encoding == "windows-1256"  # the sample held only the first export
+    path = _write(tmp_path, payload)
+    for chunk_bytes in (1 << 30, 50):
+        lines = pl.concat(iter_decoded_lines(path, len(payload), "windows-1256", chunk_bytes=chunk_bytes))
+        assert lines.get_column("line_text").to_list() == [*NEWS[:8], None, NEWS[9]]
+        assert lines.get_column("raw").to_list()[8] == late_utf8
+        assert "valid UTF-8" in lines.get_column("decode_error").to_list()[8]
