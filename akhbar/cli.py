@@ -31,14 +31,31 @@ EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2  # the same as RunSummary.exit_co
 
 # A string, not a Path: typer turns --lake '' into Path("."), the working directory.
 LakeOption = Annotated[str | None, typer.Option("--lake", help="Output lake folder [default: data/lake].")]
-TopicsOption = Annotated[
-    Path | None, typer.Option("--topics", help="Taxonomy TOML to use instead of the packaged one.")
+TaxonomyOption = Annotated[
+    Path | None,
+    typer.Option("--taxonomy", help="Taxonomy TOML to use instead of the packaged one [env: AKHBAR_TAXONOMY]."),
+]
+#: Old spellings, kept working but out of --help: one name per idea (option, setting, AKHBAR_* variable).
+OldTopicsOption = Annotated[Path | None, typer.Option("--topics", hidden=True, help="Deprecated: --taxonomy.")]
+OldLangBackendOption = Annotated[
+    str | None, typer.Option("--lang-backend", hidden=True, help="Deprecated: --language-backend.")
 ]
 
 
 def _error(message: str) -> None:
     """One "error:" line on stderr; the message is text (paths and OS errors hold "[...]"), never markup."""
     errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
+def _renamed(new: object, old: object, old_name: str, new_name: str) -> object:
+    """The value of an option given under its new or its deprecated name (with a warning for the latter)."""
+    if old is None:
+        return new
+    errors.print(f"warning: {old_name} is deprecated; use {new_name}", highlight=False, markup=False)
+    if new is not None and new != old:
+        _error(f"{old_name} and {new_name} are the same option: give it once")
+        raise typer.Exit(EXIT_NOTHING)
+    return old
 
 
 @app.callback()
@@ -79,18 +96,30 @@ def _preflight(settings: Settings) -> None:
 def run(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (*.txt, recursively) or globs.")],
     lake: LakeOption = None,
-    topics: TopicsOption = None,
+    taxonomy: TaxonomyOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-process files the lake already holds.")] = False,
     runner: Annotated[
-        str | None, typer.Option("--runner", help="Where tasks run: thread | dask [default: thread].")
+        str | None,
+        typer.Option("--runner", help="Where tasks run: thread | dask [default: thread; env: AKHBAR_RUNNER]."),
     ] = None,
     dask_address: Annotated[
         str | None, typer.Option("--dask-address", help="Existing Dask scheduler (tcp://HOST:PORT) for --runner dask.")
     ] = None,
-    lang_backend: Annotated[
-        str | None, typer.Option("--lang-backend", help="langdetect | fasttext [default: langdetect].")
+    dask_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--dask-workers", help="Worker processes of a local Dask cluster [default: 2; env: AKHBAR_DASK_WORKERS]."
+        ),
+    ] = None,
+    language_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--language-backend", help="langdetect | fasttext [default: langdetect; env: AKHBAR_LANGUAGE_BACKEND]."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    topics: OldTopicsOption = None,
+    lang_backend: OldLangBackendOption = None,
 ) -> None:
     """Ingest raw text files into the lake through the Prefect `ingest` flow."""
     selection = resolve_inputs(paths)
@@ -99,17 +128,24 @@ def run(
             _error(problem.message)
         errors.print("nothing to ingest", highlight=False, markup=False)
         raise typer.Exit(EXIT_NOTHING)
-    settings = _settings(lake=lake, taxonomy=topics, runner=runner, language_backend=lang_backend)
+    settings = _settings(
+        lake=lake,
+        taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy"),
+        runner=runner,
+        dask_workers=dask_workers,
+        language_backend=_renamed(language_backend, lang_backend, "--lang-backend", "--language-backend"),
+    )
     _preflight(settings)
     from flows import ingest  # Prefect is imported only once its defaults are in place.
     from flows.runners import RunnerKind, make_task_runner
 
-    flow = ingest.with_options(task_runner=make_task_runner(RunnerKind(settings.runner), dask_address))
+    task_runner = make_task_runner(RunnerKind(settings.runner), dask_address, settings.dask_workers)
+    flow = ingest.with_options(task_runner=task_runner)
     with reporting_to(make_progress(quiet, sys.stderr.isatty())):
         state = flow(
             paths,
             lake=str(settings.lake),
-            topics=str(settings.taxonomy) if settings.taxonomy else None,
+            topics=str(settings.taxonomy) if settings.taxonomy else None,  # the flow's own parameter names
             force=force,
             lang_backend=settings.language_backend,
             return_state=True,
@@ -126,9 +162,10 @@ def run(
 def serve(
     inbox: Annotated[Path, typer.Option("--inbox", help="Folder where new raw files land.")],
     lake: LakeOption = None,
-    topics: TopicsOption = None,
+    taxonomy: TaxonomyOption = None,
     cron: Annotated[str | None, typer.Option("--cron", help='Cron schedule, e.g. "*/15 * * * *".')] = None,
     interval: Annotated[float | None, typer.Option("--interval", help="Schedule every N seconds.")] = None,
+    topics: OldTopicsOption = None,
 ) -> None:
     """Serve the `ingest` deployment over an inbox on a schedule (Prefect's serve) until interrupted."""
     if (cron is None) == (interval is None):
@@ -137,7 +174,7 @@ def serve(
     if not inbox.is_dir():
         _error(f"inbox folder not found: {inbox}")
         raise typer.Exit(EXIT_NOTHING)
-    settings = _settings(lake=lake, taxonomy=topics)
+    settings = _settings(lake=lake, taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy"))
     _preflight(settings)
     from flows.deployments import inbox_deployment, serve_inbox
 
@@ -147,15 +184,17 @@ def serve(
 @app.command("eval")
 def evaluate_command(
     labeled: Annotated[Path, typer.Option("--labeled", help="JSON lines with `text` and `label`.")],
-    topics: TopicsOption = None,
+    taxonomy: TaxonomyOption = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+    topics: OldTopicsOption = None,
 ) -> None:
     """Measure topic classification on labeled text: per-class P/R/F1, macro-F1, confusion, calibration."""
     from akhbar.evaluation import LabeledDataError, evaluate, load_labeled, render_report
     from akhbar.topics import TaxonomyError, load_taxonomy
 
     try:
-        report = evaluate(load_labeled(labeled), load_taxonomy(topics))
+        chosen = _settings(taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy")).taxonomy
+        report = evaluate(load_labeled(labeled), load_taxonomy(chosen))
     except (LabeledDataError, TaxonomyError, OSError) as error:
         _error(str(error))
         raise typer.Exit(EXIT_NOTHING) from error

