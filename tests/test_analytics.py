@@ -267,3 +267,9 @@ def test_arrow_datasets_registered_before_the_lock_stay_readable(lake: Path) -> 
     assert connection.sql("SELECT count(*) FROM segments_arrow").fetchall() == [(3,)]
     with pytest.raises(duckdb.PermissionException):
         connection.sql(f"SELECT * FROM read_parquet('{files[0]}')").fetchall()
+
+
+def test_sql_column_names_are_text_not_markup(lake: Path) -> None:
+    code, out, err = _sql('SELECT 1 AS "[/]", 2 AS "[bold]b"', "--lake", str(lake))
+    assert code == 0, err
+    assert "[/]" in out and "[bold]b" in out

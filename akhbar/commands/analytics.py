@@ -102,8 +102,12 @@ def _print_table(relation: duckdb.DuckDBPyRelation) -> None:
     table = Table(show_lines=False)
     for name, kind in zip(relation.columns, relation.types, strict=True):
         numeric = str(kind).split("(")[0] in NUMERIC_TYPES
-        table.add_column(
-            name, no_wrap=True, overflow="ellipsis", max_width=TABLE_CELL_WIDTH, justify="right" if numeric else "left"
+        table.add_column(  # a header is markup too: a column named "[/]" must not raise
+            escape(name),
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=TABLE_CELL_WIDTH,
+            justify="right" if numeric else "left",
         )
     for row in rows[:TABLE_ROWS]:
         table.add_row(*(_table_value(v) for v in row))
