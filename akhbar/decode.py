@@ -186,9 +186,11 @@ def _valid_utf8(sample: bytes) -> bool:
 
 
 def _complete_lines(sample: bytes) -> bytes:
-    """The sample without its last line when that line may have been cut by the sample's end."""
+    """The sample without a last line that is broken only because the sample's end cut a character."""
     cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
-    return sample[: cut + 1] if 0 <= cut < len(sample) - 1 else sample
+    if cut < 0 or cut == len(sample) - 1:
+        return sample
+    return sample[: cut + 1] if _valid_utf8(sample[cut + 1 :]) else sample
 
 
 def normalize_line_breaks(chunk: bytes) -> bytes:

@@ -253,3 +253,8 @@ def test_utf8_lines_after_the_sample_of_a_windows_1256_file_are_quarantined_not_
         assert lines.get_column("line_text").to_list() == [*NEWS[:8], None, NEWS[9]]
         assert lines.get_column("raw").to_list()[8] == late_utf8
         assert "valid UTF-8" in lines.get_column("decode_error").to_list()[8]
+
+
+def test_a_legacy_last_line_without_a_line_break_still_counts() -> None:
+    payload = "".join(line + "\n" for line in NEWS[:8]).encode() + NEWS[8].encode("cp1256")
+    assert detect_encoding(payload).encoding == MIXED
