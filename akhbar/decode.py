@@ -14,6 +14,10 @@ file); charset-normalizer guesses anything else.
 ``mixed`` (``MIXED``) is decided per line: a line that is valid UTF-8 is read as UTF-8, any other
 line as Windows-1256 when it reads as Arabic text there (``LEGACY_ENCODING``, see
 ``looks_like_legacy``), else it is quarantined with its bytes. The document records ``mixed``.
+Detection sees only the first MiB: in a file detected as ``utf-8``, later Windows-1256 lines are
+quarantined (invalid UTF-8); in one detected as ``windows-1256``, later UTF-8 Arabic lines are
+quarantined too (``_set_aside_utf8_lines``) rather than stored as mojibake. Stored text always
+encodes back to the line's bytes in the encoding it was read in.
 
 A line that does not decode is quarantined with its original bytes, whatever the encoding: UTF-8
 and the other ASCII-compatible encodings are cut into lines as bytes; UTF-16 is decoded
