@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from akhbar.decode import (
@@ -258,3 +260,41 @@ def test_utf8_lines_after_the_sample_of_a_windows_1256_file_are_quarantined_not_
 def test_a_legacy_last_line_without_a_line_break_still_counts() -> None:
     payload = "".join(line + "\n" for line in NEWS[:8]).encode() + NEWS[8].encode("cp1256")
     assert detect_encoding(payload).encoding == MIXED
+
+
+LEGACY_WORDS = ["خبر", "عاجل", "من", "القاهرة", "وزير", "الخارجية", "الذهب", "2025", "news", "،"]
+MIXED_LINE = st.one_of(
+    st.tuples(st.just("utf-8"), st.lists(st.sampled_from(LEGACY_WORDS), min_size=1, max_size=8).map(" ".join)),
+    st.tuples(st.just("cp1256"), st.lists(st.sampled_from(LEGACY_WORDS), min_size=3, max_size=8).map(" ".join)),
+    st.tuples(st.just("bytes"), st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b)),
+)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(lines=st.lists(MIXED_LINE, min_size=1, max_size=20), chunk_bytes=st.integers(min_value=8, max_value=200))
+def test_mixed_decoding_never_stores_text_that_does_not_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str | bytes]], chunk_bytes: int
+) -> None:
+    raws = [value if isinstance(value, bytes) else value.encode(kind) for kind, value in lines]
+    payload = b"\n".join(raws) + b"\n"
+    path = _write(tmp_path_factory.mktemp("mixed"), payload)
+    decoded = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=chunk_bytes))
+    assert_frame_equal(decoded, pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=1 << 30)))
+    assert decoded.height == len(raws)
+    for (kind, value), raw, (text, kept) in zip(lines, raws, decoded.select("line_text", "raw").rows(), strict=True):
+        if text is None:
+            assert kept == raw
+        else:
+            assert raw in (text.encode("utf-8"), text.encode("cp1256"))
+        if kind == "utf-8" or (kind == "bytes" and isinstance(value, bytes) and _is_utf8(value)):
+            assert text == raw.decode("utf-8")  # a valid UTF-8 line is always read as UTF-8
+        if kind == "cp1256" and not _is_utf8(raw) and sum("\u0621" <= c <= "\u064a" for c in str(value)) >= 3:
+            assert text == value  # an Arabic Windows-1256 line is read as such
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
