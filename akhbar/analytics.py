@@ -147,7 +147,10 @@ def refuse_writes(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryError(one_line(error)) from error
     for statement in statements:
         if statement.type not in READ_ONLY_STATEMENTS:
-            kind = statement.type.name.replace("_", " ")
+            # DuckDB files INSTALL under LOAD; name it as the user typed it.
+            kind = (
+                "INSTALL/LOAD" if statement.type is duckdb.StatementType.LOAD else statement.type.name.replace("_", " ")
+            )
             raise QueryError(f"{kind} statements are refused: {SANDBOX_HINT}")
 
 
