@@ -1,8 +1,9 @@
 """akhbar's settings: one object, filled from the command line, ``AKHBAR_*`` variables, ``akhbar.toml``, defaults.
 
 Precedence, highest first: command-line options, environment variables (``AKHBAR_LAKE``,
-``AKHBAR_TAXONOMY``, ``AKHBAR_RUNNER``, ``AKHBAR_LANGUAGE_BACKEND``, ``AKHBAR_PREFECT_HOME``), an
-``akhbar.toml`` in the working directory (top-level keys named like the fields), the defaults.
+``AKHBAR_TAXONOMY``, ``AKHBAR_RUNNER``, ``AKHBAR_DASK_WORKERS``, ``AKHBAR_LANGUAGE_BACKEND``,
+``AKHBAR_PREFECT_HOME``), an ``akhbar.toml`` in the working directory (top-level keys named like the
+fields), the defaults. One name per idea: setting ``x_y`` is option ``--x-y`` and variable ``AKHBAR_X_Y``.
 :func:`load_settings` also says where each effective value came from, which ``akhbar config`` prints.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -54,12 +55,22 @@ class Settings(BaseSettings):
     #: None: the taxonomy packaged with akhbar (akhbar/taxonomy.toml).
     taxonomy: Path | None = None
     runner: Literal["thread", "dask"] = "thread"
+    #: Worker processes of the local Dask cluster ``--runner dask`` starts (not used with --dask-address).
+    dask_workers: int = Field(default=2, ge=1)
     language_backend: Literal["langdetect", "fasttext"] = "langdetect"
     #: None: Prefect's own default (PREFECT_HOME, else ~/.prefect).
     prefect_home: Path | None = None
     #: A batch (one chain of task runs) holds at most this many input bytes and files.
     batch_max_bytes: int = Field(default=BATCH_MAX_BYTES, gt=0)
     batch_max_files: int = Field(default=BATCH_MAX_FILES, gt=0)
+
+    @field_validator("lake", mode="before")
+    @classmethod
+    def _lake_not_empty(cls, value: object) -> object:
+        """An empty lake path would silently be the working directory (Path("") is ".")."""
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError("the lake path must not be empty")
+        return value
 
     @classmethod
     def settings_customise_sources(

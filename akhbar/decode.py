@@ -6,8 +6,18 @@ never held in memory whole. Only the bytes counted by the hash are decoded, so a
 while it is read is ingested as it was when hashed.
 
 Encoding detection, in order: a BOM (UTF-8, UTF-16 LE/BE); binary signatures and NUL density;
-strict UTF-8; UTF-8 with a few broken sequences (those lines are quarantined, not the file);
-Windows-1256, the common legacy Arabic encoding; then charset-normalizer for anything else.
+strict UTF-8; then line by line (``classify_utf8_lines``): UTF-8 lines beside Windows-1256 lines (a
+concatenated export) are ``mixed``; only Windows-1256 lines are ``windows-1256``, the common legacy
+Arabic encoding; UTF-8 with a few broken lines stays ``utf-8`` (those lines are quarantined, not the
+file); charset-normalizer guesses anything else.
+
+``mixed`` (``MIXED``) is decided per line: a line that is valid UTF-8 is read as UTF-8, any other
+line as Windows-1256 when it reads as Arabic text there (``LEGACY_ENCODING``, see
+``looks_like_legacy``), else it is quarantined with its bytes. The document records ``mixed``.
+Detection sees only the first MiB: in a file detected as ``utf-8``, later Windows-1256 lines are
+quarantined (invalid UTF-8); in one detected as ``windows-1256``, later UTF-8 Arabic lines are
+quarantined too (``_set_aside_utf8_lines``) rather than stored as mojibake. Stored text always
+encodes back to the line's bytes in the encoding it was read in.
 
 A line that does not decode is quarantined with its original bytes, whatever the encoding: UTF-8
 and the other ASCII-compatible encodings are cut into lines as bytes; UTF-16 is decoded
@@ -23,7 +33,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 from charset_normalizer import from_bytes
 
 #: Bytes examined to detect the encoding: enough for a confident guess, small enough to be instant.
@@ -35,8 +47,19 @@ MAX_LINE_BYTES = 1 << 20
 
 #: File signatures of common binary formats found in scraped folders (images, archives, PDFs, ...).
 BINARY_SIGNATURES: tuple[bytes, ...] = (
-    b"\x89PNG\r\n\x1a\n", b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x1f\x8b", b"GIF87a", b"GIF89a",
-    b"\xff\xd8\xff", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"\x7fELF", b"SQLite format 3\x00",
+    b"\x89PNG\r\n\x1a\n",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"%PDF-",
+    b"\x1f\x8b",
+    b"GIF87a",
+    b"GIF89a",
+    b"\xff\xd8\xff",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"\x7fELF",
+    b"SQLite format 3\x00",
 )
 #: Share of NUL bytes above which content without a UTF-16 BOM is treated as binary.
 MAX_NUL_SHARE = 0.01
@@ -45,6 +68,19 @@ MAX_NUL_SHARE = 0.01
 MAX_INVALID_UTF8_SHARE = 0.25
 #: Share of Arabic letters among non-ASCII characters that makes a Windows-1256 reading plausible.
 MIN_ARABIC_SHARE = 0.7
+
+#: Document encoding of a file whose lines are UTF-8 or Windows-1256, decided line by line.
+MIXED = "mixed"
+#: The legacy encoding a ``mixed`` file's non-UTF-8 lines are read in.
+LEGACY_ENCODING = "windows-1256"
+#: A line is legacy text only if at least this share of its non-ASCII characters read as UTF-8 are broken
+#: sequences: Windows-1256 Arabic breaks nearly every one, a UTF-8 line with a cut character one or two.
+MIN_LEGACY_INVALID_SHARE = 0.5
+#: ... and its Windows-1256 reading has at least this many Arabic letters (a stray 0xFF is not a word).
+MIN_LEGACY_ARABIC_LETTERS = 3
+#: Share of non-blank lines that may be broken UTF-8 (and not legacy text) for a file to stay UTF-8,
+#: its broken lines quarantined: a mostly-ASCII file with a few bad bytes is not in another encoding.
+MAX_BROKEN_LINE_SHARE = 0.1
 
 #: ASCII-compatible codecs that still cannot be cut at byte-level line breaks (shift sequences).
 STATEFUL_ENCODINGS = frozenset({"utf-7", "hz"})
@@ -56,6 +92,7 @@ ESCAPED_BYTES = re.compile("([\udc00-\udcff]+)")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
+REPLACEMENT = "\ufffd"
 
 LINES_SCHEMA = {
     "line_no": pl.Int64,
@@ -113,9 +150,7 @@ def detect_encoding(sample: bytes) -> EncodingGuess:
     """Guess the encoding of a file from its first bytes (see the module docstring for the order)."""
     if sample.startswith(codecs.BOM_UTF8):
         return EncodingGuess("utf-8-sig")
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not sample.startswith(
-        codecs.BOM_UTF32_LE
-    ):
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not sample.startswith(codecs.BOM_UTF32_LE):
         return EncodingGuess("utf-16")
     if not sample:
         return EncodingGuess("utf-8")
@@ -125,14 +160,115 @@ def detect_encoding(sample: bytes) -> EncodingGuess:
     nul_share = sample.count(0) / len(sample)
     if nul_share > MAX_NUL_SHARE:
         return EncodingGuess(None, "binary_content", f"{nul_share:.0%} of the first bytes are NUL")
-    if _utf8_invalid_share(sample) <= MAX_INVALID_UTF8_SHARE:
+    if _valid_utf8(sample):
         return EncodingGuess("utf-8")
-    if _arabic_share(sample.decode("cp1256")) >= MIN_ARABIC_SHARE:
-        return EncodingGuess("windows-1256")
+    lines = classify_utf8_lines(_complete_lines(sample))
+    legacy = lines.filter(pl.col("legacy")).height
+    if legacy:
+        non_ascii = pl.col("text").str.len_bytes() > pl.col("text").str.len_chars()
+        has_utf8 = lines.filter(pl.col("valid") & non_ascii).height > 0
+        if not has_utf8 and _arabic_share(sample.decode(LEGACY_ENCODING)) >= MIN_ARABIC_SHARE:
+            return EncodingGuess(LEGACY_ENCODING)
+        return EncodingGuess(MIXED)
+    broken = lines.filter(~pl.col("valid")).height
+    non_blank = max(lines.filter(pl.col("raw").bin.size().gt(0)).height, 1)
+    if broken / non_blank <= MAX_BROKEN_LINE_SHARE or _utf8_invalid_share(sample) <= MAX_INVALID_UTF8_SHARE:
+        return EncodingGuess("utf-8")
     best = from_bytes(sample).best()
     if best is not None and best.encoding:
         return EncodingGuess(codecs.lookup(best.encoding).name)
     return EncodingGuess(None, "undecodable", "no text encoding fits the content")
+
+
+def _valid_utf8(sample: bytes) -> bool:
+    """True when the sample is UTF-8 (a multi-byte character cut by the sample's end is fine)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _complete_lines(sample: bytes) -> bytes:
+    """The sample without a last line that is broken only because the sample's end cut a character."""
+    cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
+    if cut < 0 or cut == len(sample) - 1:
+        return sample
+    return sample[: cut + 1] if _valid_utf8(sample[cut + 1 :]) else sample
+
+
+def normalize_line_breaks(chunk: bytes) -> bytes:
+    """CRLF and CR as LF: line content is unchanged, and lines are cut at one byte value."""
+    if b"\r" not in chunk:
+        return chunk
+    return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def split_byte_lines(data: bytes) -> pl.Series:
+    """Lines of LF-only ``data`` as a Binary series (a final LF starts no line), cut without a Python loop."""
+    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    ends = breaks if data.endswith(b"\n") or not data else np.append(breaks, len(data))
+    if not len(ends):
+        return pl.Series("raw", [], dtype=pl.Binary)
+    # Each line and the LF after it are consecutive pieces of one buffer: take every other piece.
+    bounds = np.empty(2 * len(ends), dtype=np.int64)
+    bounds[0::2] = np.concatenate(([0], breaks[: len(ends) - 1] + 1))
+    bounds[1::2] = ends
+    pieces = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
+    )
+    return pl.Series("raw", pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2))), dtype=pl.Binary)
+
+
+def classify_utf8_lines(chunk: bytes) -> pl.DataFrame:
+    """Per line of ``chunk``: its bytes and text, whether it is valid UTF-8, whether it reads as legacy text.
+
+    Columns: ``raw`` (the line's bytes), ``text`` (its UTF-8 reading, U+FFFD for each broken
+    sequence), ``valid``, ``legacy_text`` (the Windows-1256 reading of an invalid line, else null) and
+    ``legacy`` (``looks_like_legacy``). The work is text-wide: one decode of the chunk, polars over the
+    lines; only lines that hold U+FFFD and its bytes (a real U+FFFD, rare) are checked one by one.
+    """
+    data = normalize_line_breaks(chunk)
+    raw = split_byte_lines(data)
+    text = split_lines_column(pl.Series([data.decode("utf-8", "replace")], dtype=pl.String)).alias("text")
+    frame = pl.DataFrame([raw, text]).with_columns(
+        (~pl.col("text").str.contains(REPLACEMENT, literal=True)).alias("valid")
+    )
+    real = frame.select(pl.arg_where(~pl.col("valid") & pl.col("raw").bin.contains(REPLACEMENT.encode()))).to_series()
+    if real.len():  # U+FFFD written in the file, or produced by a broken sequence? Ask the decoder.
+        checked = [_valid_utf8(line) for line in frame.get_column("raw").gather(real).to_list()]
+        frame = frame.with_columns(frame.get_column("valid").scatter(real, checked))
+    bad = frame.select(pl.arg_where(~pl.col("valid"))).to_series()
+    legacy_text = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("legacy_text")
+    legacy = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias("legacy")
+    if bad.len():
+        # Windows-1256 maps every byte to one character and LF to LF: decode all bad lines at once.
+        joined = b"\n".join(frame.get_column("raw").gather(bad).to_list()).decode(LEGACY_ENCODING)
+        bad_lines = frame.select(pl.col("text").gather(bad)).with_columns(
+            pl.Series("legacy_text", [joined]).str.split("\n").explode()
+        )
+        legacy_text = legacy_text.scatter(bad, bad_lines.get_column("legacy_text"))
+        legacy = legacy.scatter(bad, bad_lines.select(looks_like_legacy()).to_series())
+    return frame.with_columns(legacy_text, legacy)
+
+
+def looks_like_legacy() -> pl.Expr:
+    """Over lines that are not valid UTF-8 (``text`` their UTF-8 reading, ``legacy_text`` their
+    Windows-1256 one): True for Windows-1256 text.
+
+    Most of the line's non-ASCII characters must be broken sequences in UTF-8 (a UTF-8 line with a cut
+    character has one or two), and its Windows-1256 reading mostly Arabic letters, at least
+    ``MIN_LEGACY_ARABIC_LETTERS`` of them. Non-ASCII characters are counted from UTF-8 lengths (bytes
+    minus characters), not a regex: that is exact for Arabic letters and errs towards "not legacy".
+    """
+    text, legacy = pl.col("text"), pl.col("legacy_text")
+    replaced = text.str.count_matches(REPLACEMENT, literal=True)  # each takes 3 bytes for 1 character
+    other_non_ascii = text.str.len_bytes() - text.str.len_chars() - 2 * replaced
+    broken_share = replaced * (1 - MIN_LEGACY_INVALID_SHARE) >= MIN_LEGACY_INVALID_SHARE * other_non_ascii
+    arabic = legacy.str.count_matches(ARABIC_LETTER.pattern)
+    legacy_non_ascii = legacy.str.len_bytes() - legacy.str.len_chars()
+    arabic_enough = (arabic >= MIN_LEGACY_ARABIC_LETTERS) & (arabic >= MIN_ARABIC_SHARE * legacy_non_ascii)
+    return (broken_share & arabic_enough).fill_null(False).alias("legacy")
 
 
 def _utf8_invalid_share(sample: bytes) -> float:
@@ -187,20 +323,56 @@ def split_lines(text: str) -> list[str]:
 
 
 def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:
-    """Decode one chunk into numbered lines; undecodable lines keep their raw bytes and an error."""
+    """Decode one chunk into numbered lines; undecodable lines keep their raw bytes and an error.
+
+    ``encoding`` may be ``MIXED``: UTF-8 lines as UTF-8, the others as Windows-1256 where they read as
+    Arabic text (``looks_like_legacy``).
+    """
+    utf8 = encoding == MIXED or codecs.lookup(encoding).name == "utf-8"
     try:
-        text = _decode_whole(chunk, encoding)
+        text = _decode_whole(chunk, "utf-8" if utf8 else encoding)
     except (UnicodeDecodeError, pl.exceptions.ComputeError):
+        if utf8:
+            return _decode_utf8_lines(chunk, first_line_no, legacy=encoding == MIXED)
         return _decode_lines_one_by_one(chunk, encoding, first_line_no)
     lines = split_lines_column(text)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "line_no": pl.int_range(first_line_no, first_line_no + lines.len(), eager=True),
             "line_text": lines,
         },
         schema={"line_no": pl.Int64, "line_text": pl.String},
-    ).with_columns(
-        pl.lit(None, dtype=pl.Binary).alias("raw"), pl.lit(None, dtype=pl.String).alias("decode_error")
+    ).with_columns(pl.lit(None, dtype=pl.Binary).alias("raw"), pl.lit(None, dtype=pl.String).alias("decode_error"))
+    if not utf8 and codecs.lookup(encoding).name == "cp1256" and _may_hold_utf8_arabic(chunk):
+        return _set_aside_utf8_lines(frame, chunk)
+    return frame
+
+
+def _may_hold_utf8_arabic(chunk: bytes) -> bool:
+    """True when the chunk has a UTF-8 Arabic letter's bytes (0xD8-0xDB then 0x80-0xBF).
+
+    In Windows-1256 Arabic that pair ("ط،", "ظ؛", ...) is rare, so a pure legacy chunk is cleared
+    with one numpy pass, not a second decode.
+    """
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    lead = (data[:-1] >= 0xD8) & (data[:-1] <= 0xDB)
+    return bool(np.any(lead & (data[1:] >= 0x80) & (data[1:] <= 0xBF)))
+
+
+def _set_aside_utf8_lines(frame: pl.DataFrame, chunk: bytes) -> pl.DataFrame:
+    """Quarantine the non-ASCII UTF-8 lines of a file detected as Windows-1256 (a second export that starts
+    after the detection sample): read as Windows-1256 they would be stored as mojibake."""
+    lines = classify_utf8_lines(chunk)
+    utf8 = lines.get_column("valid") & (
+        lines.get_column("text").str.len_bytes() > lines.get_column("text").str.len_chars()
+    )
+    if not utf8.any():
+        return frame
+    error = f"valid UTF-8 in a file decoded as {LEGACY_ENCODING} (the file's first MiB decided its encoding)"
+    return frame.with_columns(
+        pl.when(utf8).then(None).otherwise(pl.col("line_text")).alias("line_text"),
+        pl.when(utf8).then(lines.get_column("raw")).otherwise(pl.col("raw")).alias("raw"),
+        pl.when(utf8).then(pl.lit(error)).otherwise(pl.col("decode_error")).alias("decode_error"),
     )
 
 
@@ -223,6 +395,44 @@ def split_lines_column(text: pl.Series) -> pl.Series:
     ends_line = text.str.ends_with("\n").item() or text.str.len_bytes().item() == 0
     lines = text.str.split("\n").explode().rename("line_text")
     return lines.head(-1) if ends_line else lines
+
+
+def _decode_utf8_lines(chunk: bytes, first_line_no: int, *, legacy: bool) -> pl.DataFrame:
+    """A UTF-8 chunk with broken lines: valid lines decoded, the rest Windows-1256 (``legacy``) or kept as bytes."""
+    lines = classify_utf8_lines(chunk)
+    keep_legacy = pl.col("legacy") if legacy else pl.lit(False)
+    decoded = lines.select(
+        pl.when(pl.col("valid")).then(pl.col("text")).when(keep_legacy).then(pl.col("legacy_text")).alias("line_text"),
+        pl.when(pl.col("valid") | keep_legacy).then(None).otherwise(pl.col("raw")).alias("raw"),
+    )
+    quarantined = decoded.get_column("raw")
+    suffix = f", and not {LEGACY_ENCODING} text" if legacy else ""
+    errors = (
+        [  # only the quarantined lines, usually few: say where the first broken byte is
+            None if raw is None else f"invalid utf-8 byte sequence at byte {_first_invalid_utf8(raw)}{suffix}"
+            for raw in quarantined.to_list()
+        ]
+        if quarantined.null_count() < quarantined.len()
+        else [None] * quarantined.len()
+    )
+    return pl.DataFrame(
+        {
+            "line_no": pl.int_range(first_line_no, first_line_no + decoded.height, eager=True),
+            "line_text": decoded.get_column("line_text"),
+            "raw": quarantined,
+            "decode_error": pl.Series(errors, dtype=pl.String),
+        },
+        schema=LINES_SCHEMA,
+    )
+
+
+def _first_invalid_utf8(raw: bytes) -> int:
+    """Offset of the first byte of ``raw`` that is not part of a valid UTF-8 sequence."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start
+    return len(raw)
 
 
 def _decode_lines_one_by_one(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:
@@ -267,6 +477,8 @@ def splits_on_byte_line_breaks(encoding: str) -> bool:
     That holds for UTF-8, Windows-1256 and every ASCII-compatible legacy encoding (in Shift_JIS, Big5
     or GBK no trail byte is below 0x40) but not for UTF-16/32, EBCDIC or the stateful ISO-2022 family.
     """
+    if encoding == MIXED:
+        return True
     name = codecs.lookup(encoding).name
     if name == "utf-8-sig":
         return True

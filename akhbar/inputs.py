@@ -55,11 +55,15 @@ def _files_under(directory: Path) -> tuple[list[Path], list[InputProblem]]:
 
 
 def resolve_inputs(arguments: list[str]) -> InputSelection:
-    """Expand files, directories (``*.txt`` recursively) and globs into readable input files."""
+    """Expand files, directories (``*.txt`` recursively) and globs into readable input files.
+
+    An argument naming an existing file or folder is taken literally even when it contains glob
+    characters (``a[1].txt`` is that file, not ``a1.txt``); only what does not exist is globbed.
+    """
     found: dict[Path, Path] = {}
     problems: list[InputProblem] = []
     for argument in arguments:
-        if GLOB_CHARACTERS & set(argument):
+        if GLOB_CHARACTERS & set(argument) and not Path(argument).exists():
             found_paths = [Path(m) for m in sorted(glob.glob(argument, recursive=True))]
             matches = [p for p in found_paths if p.is_file()]
             problems.extend(_not_regular(p) for p in found_paths if not p.is_file() and not p.is_dir())

@@ -49,7 +49,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lake(tmp_path_factory.mktemp("analytics"))
 
 
-
 def _sql(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["sql", *args], env={"COLUMNS": "200", **(env or {})})
     return result.exit_code, result.stdout, result.stderr
@@ -199,3 +198,82 @@ def test_views_use_absolute_paths(lake: Path, tmp_path: Path) -> None:
     with connection:
         assert connection.sql("SELECT count(*) FROM segments").fetchall()[0] == (3,)
 
+
+def test_folder_names_above_the_lake_are_not_columns(tmp_path: Path) -> None:
+    lake = build_lake(tmp_path / "topic=sports" / "lang=xx")
+    with open_lake(lake) as connection:
+        topics = connection.sql("SELECT DISTINCT topic FROM segments ORDER BY topic").fetchall()
+        columns = view_columns(connection, "segments")
+    assert ("sports",) not in topics
+    assert {"gold_prices", "diplomacy"} <= {row[0] for row in topics}
+    assert columns == SEGMENTS.arrow_schema().names
+    code, out, _ = _sql("SELECT DISTINCT topic FROM segments", "--lake", str(lake), "--format", "csv")
+    assert code == 0 and "sports" not in out
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT * FROM read_text('/etc/passwd')", 'Cannot access file "/etc/passwd"'),
+        ("SELECT * FROM glob('/root/**')", 'Cannot access file "/root/**"'),
+        ("SELECT * FROM read_csv('/etc/hostname')", 'Cannot access file "/etc/hostname"'),
+        ("COPY (SELECT 1) TO '{lake}/report.html'", "COPY statements are refused"),
+        ("COPY (SELECT 1) TO '{tmp}/x.csv'", "COPY statements are refused"),
+        ("ATTACH '{tmp}/new.duckdb'", "ATTACH statements are refused"),
+        ("INSTALL httpfs", "INSTALL/LOAD statements are refused"),
+        ("LOAD httpfs", "INSTALL/LOAD statements are refused"),
+        ("SET enable_external_access = true", "SET statements are refused"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE statements are refused"),
+        ("SELECT 1; COPY (SELECT 1) TO '{tmp}/y.csv'", "COPY statements are refused"),
+        ("SELECT * FROM read_parquet('http://example.com/x.parquet')", 'Cannot access file "http://example.com'),
+    ],
+)
+def test_sql_is_read_only_over_the_lake_by_default(lake: Path, tmp_path: Path, query: str, message: str) -> None:
+    report_before = sorted(p.name for p in lake.iterdir())
+    code, out, err = _sql(query.format(lake=lake, tmp=tmp_path), "--lake", str(lake))
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0] and "--unsafe lifts this" in lines[0]
+    assert sorted(p.name for p in lake.iterdir()) == report_before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sandbox_still_reads_the_lake(lake: Path) -> None:
+    code, out, _ = _sql("SELECT count(*) AS n FROM segments; EXPLAIN SELECT 1", "--lake", str(lake), "--format", "csv")
+    assert code == 0 and "physical_plan" in out
+    code, out, _ = _sql(f"SELECT count(*) > 0 AS n FROM glob('{lake}/segments/*.parquet')", "--lake", str(lake))
+    assert code == 0 and "true" in out
+    code, out, _ = _sql("DESCRIBE segments", "--lake", str(lake), "--format", "csv")
+    assert code == 0 and out.startswith("column_name,")
+
+
+def test_unsafe_lifts_the_sandbox(lake: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy.csv"
+    code, _, err = _sql(f"COPY (SELECT 42 AS answer) TO '{target}'", "--lake", str(lake), "--unsafe")
+    assert code == 0, err
+    assert target.read_text(encoding="utf-8").splitlines() == ["answer", "42"]
+    code, out, _ = _sql("SELECT count(*) > 0 AS x FROM read_text('/etc/hostname')", "--lake", str(lake), "--unsafe")
+    assert code == 0 and "true" in out
+
+
+def test_arrow_datasets_registered_before_the_lock_stay_readable(lake: Path) -> None:
+    """The Delta Lake views will be Arrow scans: locking must not cut them off."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    from akhbar.analytics import lock_down
+
+    files = [str(p) for p in (lake / "segments").glob("*.parquet") if not p.name.startswith("_")]
+    connection = duckdb.connect()
+    connection.register("segments_arrow", ds.dataset(files, format="parquet"))
+    lock_down(connection)  # no allowed directory at all
+    assert connection.sql("SELECT count(*) FROM segments_arrow").fetchall() == [(3,)]
+    with pytest.raises(duckdb.PermissionException):
+        connection.sql(f"SELECT * FROM read_parquet('{files[0]}')").fetchall()
+
+
+def test_sql_column_names_are_text_not_markup(lake: Path) -> None:
+    code, out, err = _sql('SELECT 1 AS "[/]", 2 AS "[bold]b"', "--lake", str(lake))
+    assert code == 0, err
+    assert "[/]" in out and "[bold]b" in out

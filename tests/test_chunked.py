@@ -4,6 +4,7 @@ do many files in one batch and each file alone."""
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,7 +53,17 @@ def utf8_with_broken_line() -> bytes:
     return text[:cut].encode() + broken + text[cut:].encode() + "آخر سطر بلا نهاية".encode()
 
 
-PAYLOADS = {
+def concatenated_export() -> bytes:
+    """A UTF-8 export followed by a Windows-1256 one, and a line that is neither."""
+    text = document_text()
+    return (
+        text.encode("utf-8") + b"\n"
+        + text.replace("ّ", "").encode("cp1256", errors="replace") + b"\nascii \xff\xfe broken\n"
+    )  # fmt: skip
+
+
+PAYLOADS: dict[str, Callable[[], bytes]] = {
+    "mixed": concatenated_export,
     "utf-8-broken-line": utf8_with_broken_line,
     "utf-8-bom": lambda: codecs.BOM_UTF8 + document_text().encode("utf-8"),
     "utf-16": lambda: document_text().encode("utf-16"),
@@ -150,3 +161,26 @@ def test_a_column_stage_that_reorders_rows_is_refused(tmp_path: Path) -> None:
         transform_stage(
             normalized, "shuffled", lambda frame: frame.reverse().with_columns(pl.lit(1).alias("one"))
         )
+
+
+def test_a_concatenated_export_is_mixed_and_stored_without_mojibake(tmp_path: Path) -> None:
+    source = tmp_path / "feed.txt"
+    source.write_bytes(concatenated_export())
+    (document,) = _decoded([source], tmp_path / "work", TINY_CHUNK).documents
+    assert document.encoding == "mixed"
+    _, segments, quarantine = run_stages(source, tmp_path / "stages", TINY_CHUNK)
+    texts = segments.get_column("text").to_list()
+    assert texts.count(PARAGRAPHS[3] + " (3)") == 2  # once from each half, the same text
+    assert not any("ط§" in text for text in texts)  # UTF-8 Arabic read as Windows-1256 ("ا" → "ط§")
+    assert quarantine.get_column("reason").to_list() == ["invalid_encoding"]
+
+
+def test_a_mostly_ascii_file_with_broken_bytes_keeps_its_good_lines(tmp_path: Path) -> None:
+    source = tmp_path / "feed.txt"
+    good = [f"The minister arrived in Cairo on day {i} for talks." for i in range(30)]
+    source.write_bytes(
+        b"\n".join([*(g.encode() for g in good[:15]), b"bad \xff\xfe", *(g.encode() for g in good[15:])])
+    )
+    _, segments, quarantine = run_stages(source, tmp_path / "work", WHOLE_FILE)
+    assert segments.get_column("text").to_list() == good
+    assert quarantine.select("reason", "line_no").rows() == [("invalid_encoding", 16)]

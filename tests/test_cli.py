@@ -29,7 +29,7 @@ def test_empty_directory_is_named(tmp_path: Path) -> None:
 
 
 def test_missing_taxonomy_file_is_named(tmp_path: Path, seed_file: Path) -> None:
-    result = runner.invoke(app, ["run", str(seed_file), "--lake", str(tmp_path / "lake"), "--topics", "x.toml"])
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", str(tmp_path / "lake"), "--taxonomy", "x.toml"])
     assert result.exit_code == EXIT_NOTHING
     assert "taxonomy file not found: x.toml" in result.output
 

@@ -23,7 +23,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-
 def test_defaults() -> None:
     effective = load_settings()
     assert effective.settings == Settings(
@@ -51,6 +50,9 @@ def test_precedence_and_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "lake": "akhbar.toml",
         "taxonomy": "command line",
         "runner": "environment",
+        "dask_workers": "default",
+        "batch_max_bytes": "default",
+        "batch_max_files": "default",
         "language_backend": "environment",
         "prefect_home": "default",
     }
@@ -103,3 +105,25 @@ def test_config_command_invalid_value_exits_2(monkeypatch: pytest.MonkeyPatch) -
     assert result.stderr.strip().splitlines() == [
         "error: setting 'runner' = 'spark' from command line: Input should be 'thread' or 'dask'"
     ]
+
+
+def test_one_name_per_idea_option_setting_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AKHBAR_DASK_WORKERS", "6")
+    monkeypatch.setenv("AKHBAR_LANGUAGE_BACKEND", "fasttext")
+    monkeypatch.setenv("AKHBAR_TAXONOMY", "env-topics.toml")
+    effective = load_settings()
+    assert (effective.settings.dask_workers, effective.sources["dask_workers"]) == (6, "environment")
+    assert effective.settings.language_backend == "fasttext"
+    assert effective.settings.taxonomy == Path("env-topics.toml")
+    result = CliRunner().invoke(
+        app, ["config", "--dask-workers", "3", "--language-backend", "langdetect"], env={"COLUMNS": "200"}
+    )
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") == 4}
+    assert "3" in lines["dask_workers"] and "command line" in lines["dask_workers"]
+    assert "langdetect" in lines["language_backend"]
+
+
+def test_dask_workers_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AKHBAR_DASK_WORKERS", "0")
+    with pytest.raises(ConfigError, match="'dask_workers' = '0' from environment \\(AKHBAR_DASK_WORKERS\\)"):
+        load_settings()

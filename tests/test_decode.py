@@ -7,10 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from akhbar.decode import (
     LINES_SCHEMA,
+    MIXED,
     decode_chunk,
     detect_encoding,
     fingerprint_file,
@@ -141,8 +144,18 @@ def test_utf16_be_lone_surrogate_is_quarantined_with_its_bytes(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("encoding", "by_bytes"),
-    [("utf-8", True), ("utf-8-sig", True), ("windows-1256", True), ("cp1252", True), ("shift_jis", True),
-     ("utf-16", False), ("utf-32", False), ("cp037", False), ("iso2022_jp", False), ("utf-7", False)],
+    [
+        ("utf-8", True),
+        ("utf-8-sig", True),
+        ("windows-1256", True),
+        ("cp1252", True),
+        ("shift_jis", True),
+        ("utf-16", False),
+        ("utf-32", False),
+        ("cp037", False),
+        ("iso2022_jp", False),
+        ("utf-7", False),
+    ],
 )
 def test_which_encodings_are_cut_at_byte_line_breaks(encoding: str, by_bytes: bool) -> None:
     assert splits_on_byte_line_breaks(encoding) is by_bytes
@@ -164,3 +177,124 @@ def test_a_file_without_lines_still_gives_one_empty_frame(tmp_path: Path, payloa
     frames = list(iter_decoded_lines(path, len(payload), detect_encoding(payload).encoding or "utf-8"))
     assert [frame.height for frame in frames] == [0]
     assert frames[0].schema == pl.Schema(LINES_SCHEMA)
+
+
+NEWS = [f"{ARABIC_LINES[i % 2]} رقم {i}" for i in range(16)]
+
+
+def _concatenated(utf8_lines: int, legacy_lines: int, newline: str = "\n") -> bytes:
+    """A concatenated export: UTF-8 lines, then Windows-1256 lines."""
+    head = "".join(line + newline for line in NEWS[:utf8_lines]).encode("utf-8")
+    return head + "".join(line + newline for line in NEWS[utf8_lines : utf8_lines + legacy_lines]).encode("cp1256")
+
+
+@pytest.mark.parametrize(("utf8_lines", "legacy_lines"), [(8, 8), (10, 5), (1, 15), (15, 1)])
+def test_utf8_and_windows_1256_lines_in_one_file_are_mixed(tmp_path: Path, utf8_lines: int, legacy_lines: int) -> None:
+    payload = _concatenated(utf8_lines, legacy_lines)
+    assert detect_encoding(payload).encoding == MIXED
+    path = _write(tmp_path, payload)
+    lines = pl.concat(iter_decoded_lines(path, len(payload), MIXED))
+    assert lines.get_column("line_text").to_list() == NEWS[: utf8_lines + legacy_lines]  # no mojibake
+    assert lines.get_column("raw").null_count() == lines.height
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_mixed_decoding_in_chunks_equals_whole_file_decoding(tmp_path: Path, newline: str) -> None:
+    payload = (_concatenated(8, 8, newline) + b"ascii \xff\xfe broken" + newline.encode()) * 5 + b"last \xd8"
+    path = _write(tmp_path, payload)
+    whole = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=1 << 30))
+    chunked = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=61))
+    assert_frame_equal(chunked, whole)
+    assert whole.height == 5 * 17 + 1
+
+
+def test_mixed_lines_round_trip_and_the_rest_is_quarantined_with_its_bytes() -> None:
+    cut_utf8 = "ههههه يييي".encode() + b"\xd8"  # UTF-8 with a cut character: its Windows-1256 reading is mojibake
+    stray = b"plain \xff\xfe bytes"  # reads as one Arabic letter in Windows-1256: not text either
+    raws = [NEWS[0].encode(), NEWS[1].encode("cp1256"), cut_utf8, stray, b"", NEWS[2].encode("cp1256")]
+    lines = decode_chunk(b"\n".join(raws) + b"\n", MIXED, first_line_no=1)
+    assert lines.get_column("line_text").to_list() == [NEWS[0], NEWS[1], None, None, "", NEWS[2]]
+    assert lines.get_column("raw").to_list() == [None, None, cut_utf8, stray, None, None]
+    assert lines.get_column("decode_error").to_list()[2:4] == [
+        "invalid utf-8 byte sequence at byte 19, and not windows-1256 text",
+        "invalid utf-8 byte sequence at byte 6, and not windows-1256 text",
+    ]
+    # Every stored text gives its original bytes back in the encoding it was read in.
+    for raw, text in zip(raws, lines.get_column("line_text").to_list(), strict=True):
+        if text is not None:
+            assert raw in (text.encode("utf-8"), text.encode("cp1256"))
+
+
+def test_a_mostly_ascii_file_with_a_few_broken_bytes_stays_utf8_line_by_line() -> None:
+    good = [f"plain ascii news line {i}".encode() for i in range(30)]
+    payload = b"\n".join([*good[:10], b"bad \xff\xfe here", *good[10:20], b"another \x80 one", *good[20:]]) + b"\n"
+    assert detect_encoding(payload).encoding == "utf-8"
+    lines = decode_chunk(payload, "utf-8", first_line_no=1)
+    assert lines.filter(pl.col("raw").is_not_null()).get_column("line_no").to_list() == [11, 22]
+    assert lines.get_column("line_text").drop_nulls().to_list() == [g.decode() for g in good]
+
+
+def test_utf8_with_a_cut_arabic_character_is_not_mixed() -> None:
+    payload = (TEXT * 3).encode() + "ههههه يييي".encode() + b"\xd8\n" + (TEXT * 3).encode()
+    assert detect_encoding(payload).encoding == "utf-8"
+
+
+def test_a_sample_cut_inside_a_line_is_judged_on_its_complete_lines() -> None:
+    payload = _concatenated(4, 4) + NEWS[9].encode("utf-8")[:-1]  # the sample ends inside a character
+    assert detect_encoding(payload).encoding == MIXED
+
+
+def test_utf8_lines_after_the_sample_of_a_windows_1256_file_are_quarantined_not_mojibake(tmp_path: Path) -> None:
+    legacy = "".join(line + "\n" for line in NEWS[:8]).encode("cp1256")
+    late_utf8 = NEWS[8].encode("utf-8")
+    payload = legacy + late_utf8 + b"\n" + NEWS[9].encode("cp1256") + b"\n"
+    assert detect_encoding(legacy).encoding == "windows-1256"  # the sample held only the first export
+    path = _write(tmp_path, payload)
+    for chunk_bytes in (1 << 30, 50):
+        lines = pl.concat(iter_decoded_lines(path, len(payload), "windows-1256", chunk_bytes=chunk_bytes))
+        assert lines.get_column("line_text").to_list() == [*NEWS[:8], None, NEWS[9]]
+        assert lines.get_column("raw").to_list()[8] == late_utf8
+        assert "valid UTF-8" in lines.get_column("decode_error").to_list()[8]
+
+
+def test_a_legacy_last_line_without_a_line_break_still_counts() -> None:
+    payload = "".join(line + "\n" for line in NEWS[:8]).encode() + NEWS[8].encode("cp1256")
+    assert detect_encoding(payload).encoding == MIXED
+
+
+LEGACY_WORDS = ["خبر", "عاجل", "من", "القاهرة", "وزير", "الخارجية", "الذهب", "2025", "news", "،"]
+MIXED_LINE = st.one_of(
+    st.tuples(st.just("utf-8"), st.lists(st.sampled_from(LEGACY_WORDS), min_size=1, max_size=8).map(" ".join)),
+    st.tuples(st.just("cp1256"), st.lists(st.sampled_from(LEGACY_WORDS), min_size=3, max_size=8).map(" ".join)),
+    st.tuples(st.just("bytes"), st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b)),
+)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(lines=st.lists(MIXED_LINE, min_size=1, max_size=20), chunk_bytes=st.integers(min_value=8, max_value=200))
+def test_mixed_decoding_never_stores_text_that_does_not_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str | bytes]], chunk_bytes: int
+) -> None:
+    raws = [value if isinstance(value, bytes) else value.encode(kind) for kind, value in lines]
+    payload = b"\n".join(raws) + b"\n"
+    path = _write(tmp_path_factory.mktemp("mixed"), payload)
+    decoded = pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=chunk_bytes))
+    assert_frame_equal(decoded, pl.concat(iter_decoded_lines(path, len(payload), MIXED, chunk_bytes=1 << 30)))
+    assert decoded.height == len(raws)
+    for (kind, value), raw, (text, kept) in zip(lines, raws, decoded.select("line_text", "raw").rows(), strict=True):
+        if text is None:
+            assert kept == raw
+        else:
+            assert raw in (text.encode("utf-8"), text.encode("cp1256"))
+        if kind == "utf-8" or (kind == "bytes" and isinstance(value, bytes) and _is_utf8(value)):
+            assert text == raw.decode("utf-8")  # a valid UTF-8 line is always read as UTF-8
+        if kind == "cp1256" and not _is_utf8(raw) and sum("\u0621" <= c <= "\u064a" for c in str(value)) >= 3:
+            assert text == value  # an Arabic Windows-1256 line is read as such
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -64,3 +64,29 @@ def test_arabic_file_name_with_spaces(tmp_path: Path) -> None:
     path = tmp_path / "أخبار اليوم.txt"
     path.write_text("خبر", encoding="utf-8")
     assert resolve_inputs([str(path)]).files == [path.absolute()]
+
+
+@pytest.mark.parametrize(
+    ("literal", "decoy"), [("a[1].txt", "a1.txt"), ("what?.txt", "whatX.txt"), ("s*.txt", "sx.txt")]
+)
+def test_an_existing_path_is_taken_literally_not_globbed(tmp_path: Path, literal: str, decoy: str) -> None:
+    (tmp_path / literal).write_text("خبر", encoding="utf-8")
+    (tmp_path / decoy).write_text("خبر آخر", encoding="utf-8")
+    selection = resolve_inputs([str(tmp_path / literal)])
+    assert [p.name for p in selection.files] == [literal]
+    assert selection.problems == []
+
+
+def test_an_existing_folder_with_glob_characters_is_searched_literally(tmp_path: Path) -> None:
+    (tmp_path / "in[2]").mkdir()
+    (tmp_path / "in[2]" / "one.txt").write_text("خبر", encoding="utf-8")
+    (tmp_path / "in2").mkdir()
+    (tmp_path / "in2" / "decoy.txt").write_text("خبر", encoding="utf-8")
+    selection = resolve_inputs([str(tmp_path / "in[2]")])
+    assert [p.name for p in selection.files] == ["one.txt"]
+
+
+def test_a_missing_path_with_glob_characters_is_still_a_pattern(tmp_path: Path) -> None:
+    (tmp_path / "a1.txt").write_text("خبر", encoding="utf-8")
+    selection = resolve_inputs([str(tmp_path / "a[1].txt")])
+    assert [p.name for p in selection.files] == ["a1.txt"]

@@ -196,6 +196,7 @@ BYTE_FRAGMENTS = [
     "خبر عاجل".encode(), b"news", b" ", b"\n", b"\r", b"\r\n", b"\r\r\n", b"\xff", b"\xc3", b"\xe2\x80",
     b"\xed\xa0\x80", b"\x00", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"\x89PNG\r\n\x1a\n",
     "سطر".encode("utf-16-le"), "سطر".encode("cp1256"), "\u2026".encode(), b"\xd9", b"\x0b\x0c\x1c",
+    "خبر عاجل من القاهرة".encode("cp1256"),  # a legacy line beside UTF-8 ones: a mixed file
 ]
 PAYLOAD = st.one_of(
     st.binary(max_size=300),
@@ -241,12 +242,17 @@ def test_every_line_of_any_bytes_is_accounted_for(payload: bytes, chunk_bytes: i
     assert quarantine.height == counts[LineKind.QUARANTINED]
     assert set(quarantine.get_column("reason").to_list()) <= reasons
     assert quarantine.filter(pl.col("raw").is_null() | pl.col("detail").is_null()).is_empty()
-    if staged.encoding in ("utf-8", "utf-8-sig", "windows-1256"):
+    if staged.encoding in ("utf-8", "utf-8-sig", "windows-1256", "mixed"):
         # Nothing lost: each line's bytes are its text re-encoded, or its quarantined raw bytes.
         body = payload.removeprefix(codecs.BOM_UTF8) if staged.encoding == "utf-8-sig" else payload
         pieces = BYTE_LINE_BREAK.split(body)
         if pieces[-1] == b"":
             pieces.pop()
         codec = "utf-8" if staged.encoding == "utf-8-sig" else staged.encoding
-        rebuilt = [raw if text is None else text.encode(codec) for text, raw in lines.select("line_text", "raw").rows()]
+        # A mixed file's line was read as UTF-8 where valid, else as Windows-1256.
+        codecs_of = ("utf-8", "windows-1256") if staged.encoding == "mixed" else (codec,)
+        rebuilt = [
+            raw if text is None else next((b for b in (text.encode(c) for c in codecs_of) if b == piece), None)
+            for (text, raw), piece in zip(lines.select("line_text", "raw").rows(), pieces, strict=False)
+        ]
         assert rebuilt == pieces

@@ -113,8 +113,9 @@ def working_directory(path: Path) -> Iterator[None]:
 
 def run_sql_block(root: Path, block: Block) -> list[tuple[Any, ...]]:
     """Run a block like `akhbar sql` does (views registered) from ``root``; the last statement's rows."""
-    with working_directory(root), open_lake(Path("data/lake")) as connection:
-        relation = run_query(connection, block.code)
+    with working_directory(root), open_lake(Path("data/lake"), read_only=False) as connection:
+        # Some blocks are for a plain duckdb shell (CREATE VIEW, SET): not the sandboxed akhbar sql.
+        relation = run_query(connection, block.code, read_only=False)
         return relation.fetchall() if relation is not None else []
 
 
@@ -122,9 +123,7 @@ def run_sql_block(root: Path, block: Block) -> list[tuple[Any, ...]]:
 def test_sql_block_runs_on_the_seed_lake(seed_root: Path, block: Block) -> None:
     undeclared = [name for name in block.needs if name not in DECLARED]
     if undeclared:
-        pytest.skip(
-            f"needs {', '.join(undeclared)}, not declared in schemas/"
-        )
+        pytest.skip(f"needs {', '.join(undeclared)}, not declared in schemas/")
     rows = run_sql_block(seed_root, block)
     if block.question != 5:  # the seed is clean: nothing quarantined
         assert rows, f"{block.where} returned no rows on the seed"

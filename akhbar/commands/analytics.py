@@ -55,8 +55,8 @@ LakeOption = Annotated[
 
 
 def _fail(message: str) -> NoReturn:
-    """One error line on stderr, exit 2."""
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    """One error line on stderr, exit 2; the message is text (paths, SQL, "[errno 28]"), never markup."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -102,8 +102,12 @@ def _print_table(relation: duckdb.DuckDBPyRelation) -> None:
     table = Table(show_lines=False)
     for name, kind in zip(relation.columns, relation.types, strict=True):
         numeric = str(kind).split("(")[0] in NUMERIC_TYPES
-        table.add_column(
-            name, no_wrap=True, overflow="ellipsis", max_width=TABLE_CELL_WIDTH, justify="right" if numeric else "left"
+        table.add_column(  # a header is markup too: a column named "[/]" must not raise
+            escape(name),
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=TABLE_CELL_WIDTH,
+            justify="right" if numeric else "left",
         )
     for row in rows[:TABLE_ROWS]:
         table.add_row(*(_table_value(v) for v in row))
@@ -120,12 +124,21 @@ def sql(
     lake: LakeOption = None,
     output_format: Annotated[
         SqlFormat | None,
-        typer.Option("--format", help="table (default), csv, or parquet (needs --out); --out FILE.csv/.parquet "
-                     "picks the format by itself."),
+        typer.Option(
+            "--format",
+            help="table (default), csv, or parquet (needs --out); --out FILE.csv/.parquet picks the format by itself.",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the result to this file.")] = None,
+    unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe",
+            help="Lift the sandbox: let the SQL read and write any file, ATTACH, COPY, INSTALL and change settings.",
+        ),
+    ] = False,
 ) -> None:
-    """Run DuckDB SQL over the lake, every dataset registered as a view named after it."""
+    """Run DuckDB SQL over the lake, every dataset registered as a view named after it (read-only by default)."""
     if output_format is None:
         by_suffix = {".csv": SqlFormat.csv, ".parquet": SqlFormat.parquet}
         output_format = by_suffix.get(out.suffix.lower(), SqlFormat.table) if out else SqlFormat.table
@@ -135,23 +148,21 @@ def sql(
         _fail("--out needs --format csv or parquet (or a .csv/.parquet file name)")
     lake_path = lake if lake is not None else _settings().settings.lake
     try:
-        with open_lake(lake_path) as connection:
-            relation = run_query(connection, query)
-            if relation is None:
-                return  # a statement without a result (SET, CREATE ...)
-            if output_format is SqlFormat.table:
-                _print_table(relation)
-            elif output_format is SqlFormat.parquet:
-                assert out is not None
-                relation.write_parquet(str(out), compression="zstd")
-            elif out is not None:
-                relation.write_csv(str(out), header=True)
-            else:
-                # DuckDB writes CSV to files only; nested values are rendered the same way either way.
-                with tempfile.TemporaryDirectory() as folder:
-                    target = Path(folder) / "result.csv"
+        # CSV on stdout goes through a file too: DuckDB writes CSV to files only.
+        with tempfile.TemporaryDirectory() as folder:
+            target = out if out is not None else Path(folder) / "result.csv"
+            with open_lake(lake_path, read_only=not unsafe, output_paths=[target]) as connection:
+                relation = run_query(connection, query, read_only=not unsafe)
+                if relation is None:
+                    return  # a statement without a result (SET, CREATE ...)
+                if output_format is SqlFormat.table:
+                    _print_table(relation)
+                elif output_format is SqlFormat.parquet:
+                    relation.write_parquet(str(target), compression="zstd")
+                else:
                     relation.write_csv(str(target), header=True)
-                    typer.echo(target.read_text(encoding="utf-8"), nl=False)
+                    if out is None:  # nested values are rendered the same way either way
+                        typer.echo(target.read_text(encoding="utf-8"), nl=False)
     except (LakeError, QueryError) as error:
         _fail(str(error))
     except duckdb.Error as error:  # errors that surface only while rows are produced or written
@@ -159,7 +170,7 @@ def sql(
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}")
     if out is not None:
-        Console(stderr=True, soft_wrap=True).print(f"wrote {out}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"wrote {out}", highlight=False, markup=False)
 
 
 def report(
@@ -176,25 +187,33 @@ def report(
         _fail(str(error))
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}")
-    Console(soft_wrap=True).print(f"wrote {written} ({written.stat().st_size / 1000:.0f} kB)", highlight=False)
+    Console(soft_wrap=True).print(
+        f"wrote {written} ({written.stat().st_size / 1000:.0f} kB)", highlight=False, markup=False
+    )
 
 
 def config(
     lake: LakeOption = None,
     taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy TOML.")] = None,
     runner: Annotated[str | None, typer.Option("--runner", help="thread or dask.")] = None,
-    language_backend: Annotated[
-        str | None, typer.Option("--language-backend", help="langdetect or fasttext.")
+    dask_workers: Annotated[
+        int | None, typer.Option("--dask-workers", help="Worker processes of a local Dask cluster.")
     ] = None,
+    language_backend: Annotated[str | None, typer.Option("--language-backend", help="langdetect or fasttext.")] = None,
     prefect_home: Annotated[Path | None, typer.Option("--prefect-home", help="PREFECT_HOME for runs.")] = None,
 ) -> None:
     """Print the effective settings and where each came from (default, akhbar.toml, environment, command line)."""
     effective = _settings(
-        lake=lake, taxonomy=taxonomy, runner=runner, language_backend=language_backend, prefect_home=prefect_home
+        lake=lake,
+        taxonomy=taxonomy,
+        runner=runner,
+        dask_workers=dask_workers,
+        language_backend=language_backend,
+        prefect_home=prefect_home,
     )
     table = Table("setting", "value", "source")
     for name, value, source in effective.rows():
-        table.add_row(name, value, source)
+        table.add_row(name, escape(value), source)  # a value may be a path holding "[...]"
     Console(soft_wrap=True).print(table)
 
 
