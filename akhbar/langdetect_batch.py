@@ -52,7 +52,7 @@ IntArray = npt.NDArray[np.int64]
 #: still checks it.
 STREAM_WORDS = 1 << 15
 #: Texts advanced together: bounds the ``texts x languages`` arrays (≈0.5 KB per text each).
-BATCH_TEXTS = 20_000
+BATCH_TEXTS = 4_096
 #: Compact the working arrays once this share of their rows belongs to finished texts.
 COMPACT_SHARE = 0.25
 #: Bits per code point in an n-gram key: three code points fit in 63 bits.

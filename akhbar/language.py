@@ -395,13 +395,92 @@ def detection_prefix(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, DETECTION_PREFIX_CHARS)
 
 
+# --- the script guard ----------------------------------------------------------------------------------
+#
+# langdetect knows three languages written in Arabic script: ar, fa and ur. On short Arabic
+# segments — bylines ("فرانس24/ أ ف ب"), headings ("دمار هائل", "سيداتي سادتي") — and on some
+# paragraphs full of transliterated names it answers fa or ur, often with a probability near 1.
+# Its profiles cannot tell Arabic ي from Persian ی (its normalization folds ی into ي) and akhbar's
+# ``text_norm`` folds ک/ی into ك/ي as well, so the letters that do tell them apart are read in the
+# display form ``text``. The guard, as polars expressions over whole segments:
+#
+# * a segment whose letters are mostly Arabic script, with none of the letters only Persian or Urdu
+#   use (``PERSIAN_URDU_LETTERS``) and some Arabic-only evidence (``ARABIC_EVIDENCE``: ة ى ي ك أ إ ؤ
+#   or the article ال), is not fa/ur: it is ``ar``;
+# * a segment with fewer than ``SCRIPT_MIN_LETTERS`` letters, mostly Arabic script and without
+#   Persian/Urdu letters, is ``ar`` whatever the detector says: too short for n-gram statistics.
+#   Other short segments keep the detector's answer (Latin-script ones are mostly names and
+#   acronyms; no script rule would do better).
+#
+# Both give ``lang_prob = SCRIPT_LANG_PROB`` and ``lang_method = "script"``; every other language
+# keeps the backend's answer and ``lang_method`` = the backend's name ("langdetect" or "fasttext").
+
+#: Letters of Persian and Urdu that Arabic does not use — پ چ ژ گ ک ی ۀ (Persian), ٹ ڈ ڑ ں ہ ھ ۂ ے ۓ
+#: (Urdu) — and the Persian/Urdu digits ۰–۹: one of them and the guard leaves the detector alone.
+PERSIAN_URDU_CHARACTERS = "پچژگکیۀ" + "ٹڈڑںہھۂےۓ" + "۰۱۲۳۴۵۶۷۸۹"
+PERSIAN_URDU_LETTERS = f"[{PERSIAN_URDU_CHARACTERS}]"
+#: Arabic-only evidence: ta marbuta ة, alef maqsura ى, Arabic yeh ي and kaf ك (Persian writes ی and
+#: ک), hamza on alef or waw (أ إ ؤ), or a word starting with the article ال (after و ف ب ك, if any).
+ARABIC_EVIDENCE_CHARACTERS = "ةىيكأإؤ"
+ARABIC_EVIDENCE = rf"[{ARABIC_EVIDENCE_CHARACTERS}]|(?:^|[^\p{{L}}\p{{M}}])[وفبك]?ال\p{{M}}*\p{{L}}"
+#: A letter, and a letter of the Arabic script.
+LETTER = r"\p{L}"
+ARABIC_LETTER = r"[\p{Arabic}&&\p{L}]"
+#: Below this many letters a segment's language comes from its script. On the ANT corpus's
+#: paragraphs langdetect calls 5–41% of the Arabic ones with up to 20 letters something else, 0.8%
+#: of those with 21–30 and 0.08% of those with 41–60 (docs/benchmark.md).
+SCRIPT_MIN_LETTERS = 20
+#: The ``lang_prob`` of a language decided by the script: a fixed convention, lower than the
+#: detector's usual answers on Arabic, not a calibrated probability.
+SCRIPT_LANG_PROB = 0.9
+#: Languages the guard overrules on Arabic evidence: langdetect's other Arabic-script languages.
+ARABIC_SCRIPT_RIVALS = ("fa", "ur")
+LangMethod = Literal["langdetect", "fasttext", "script"]
+LANG_METHODS: tuple[str, ...] = get_args(LangMethod)
+
+
+def decided_by_script(display_text: pl.Expr, lang: pl.Expr) -> pl.Expr:
+    """True where the script guard, not the detector, decides a segment is Arabic."""
+    letters = display_text.str.count_matches(LETTER)
+    arabic_script = display_text.str.count_matches(ARABIC_LETTER) * 2 > letters
+    candidate = arabic_script & ~display_text.str.contains(PERSIAN_URDU_LETTERS)
+    overruled = lang.is_in(ARABIC_SCRIPT_RIVALS) & display_text.str.contains(ARABIC_EVIDENCE)
+    return (candidate & ((letters < SCRIPT_MIN_LETTERS) | overruled)).fill_null(False)
+
+
+def apply_script_guard(frame: pl.DataFrame, display_column: str, backend: str) -> pl.DataFrame:
+    """Overrule ``lang``/``lang_prob`` where the script decides, and add ``lang_method``."""
+    import polars as pl
+
+    by_script = decided_by_script(pl.col(display_column), pl.col("lang"))
+    return (
+        frame.with_columns(by_script.alias("_by_script"))
+        .with_columns(
+            pl.when("_by_script").then(pl.lit("ar")).otherwise("lang").alias("lang"),
+            pl.when("_by_script").then(pl.lit(SCRIPT_LANG_PROB)).otherwise("lang_prob").alias("lang_prob"),
+            pl.when("_by_script")
+            .then(pl.lit("script"))
+            .when(pl.col("lang").is_not_null())
+            .then(pl.lit(backend))
+            .alias("lang_method"),
+        )
+        .drop("_by_script")
+    )
+
+
 def detect_languages(
     segments: pl.DataFrame,
     *,
     backend: Backend = "langdetect",
     text_column: str = "text_norm",
+    display_column: str = "text",
 ) -> pl.DataFrame:
-    """Append ``lang`` and ``lang_prob``; text without letters gets nulls."""
+    """Append ``lang``, ``lang_prob`` and ``lang_method``; text without letters gets nulls.
+
+    The backend reads the first ``DETECTION_PREFIX_CHARS`` characters of ``text_column``; the
+    script guard reads the whole ``display_column`` (``text_column`` when the frame has no such
+    column).
+    """
     import polars as pl
 
     prefix = detection_prefix(pl.col(text_column))
@@ -422,8 +501,10 @@ def detect_languages(
         },
         schema={"_prefix": pl.String, "lang": pl.String, "lang_prob": pl.Float64},
     )
-    return (
+    detected_frame = (
         segments.with_columns(prefix.alias("_prefix"))
         .join(languages, on="_prefix", how="left", maintain_order="left")
         .drop("_prefix")
     )
+    display = display_column if display_column in segments.columns else text_column
+    return apply_script_guard(detected_frame, display, backend)

@@ -115,7 +115,11 @@ def run_stages(config: Config, *, detect: str | None) -> Result:
 
     def null_languages(frame: pl.DataFrame) -> pl.DataFrame:
         """The language columns, empty: what later stages need when detection is skipped."""
-        return frame.with_columns(pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob"))
+        return frame.with_columns(
+            pl.lit(None, pl.String).alias("lang"),
+            pl.lit(None, pl.Float64).alias("lang_prob"),
+            pl.lit(None, pl.String).alias("lang_method"),
+        )
 
     Stage = tuple[str, Callable[[Any], Any]]
     decode_to_normalize: list[Stage] = [
