@@ -211,7 +211,7 @@ class BatchDetector:
         """Index ``factory``'s profiles; ``matrix`` may share their rows (in the map's order) already built."""
         if factory.seed is None:
             raise ValueError("the batch detector reproduces seeded langdetect only: set DetectorFactory.seed")
-        self.factory = factory
+        self.seed = int(factory.seed)
         self.settings = settings or Settings()
         self.langlist: list[str] = list(factory.langlist)
         words = list(factory.word_lang_prob_map)
@@ -222,9 +222,9 @@ class BatchDetector:
         if matrix is None:
             matrix = np.array([factory.word_lang_prob_map[word] for word in words], dtype=np.float64)
         self.matrix = matrix
-        self.stream = RandomStream(int(factory.seed), stream_words)
+        self.stream = RandomStream(self.seed, stream_words)
         # Per code point: langdetect's normalized character and its case, filled in as characters appear.
-        self._normalized = np.full(sys.maxunicode + 1, -1, dtype=np.int64)
+        self._normalized = np.full(sys.maxunicode + 1, -1, dtype=np.int32)
         self._upper = np.zeros(sys.maxunicode + 1, dtype=np.bool_)
         self._non_latin = np.zeros(sys.maxunicode + 1, dtype=np.bool_)
         self._tables_lock = threading.Lock()
@@ -284,7 +284,7 @@ class BatchDetector:
         non_latin_count = np.bincount(text_of, weights=self._non_latin[points], minlength=len(texts))
         keep = ~(latin & (latin_count * 2 < non_latin_count)[text_of])
         kept, text_of = points[keep], text_of[keep]
-        chars, upper = self._normalized[kept], self._upper[kept]
+        chars, upper = self._normalized[kept].astype(np.int64), self._upper[kept]
         starts = np.ones(len(chars), dtype=np.bool_)
         starts[1:] = text_of[1:] != text_of[:-1]
         # The buffer restarts at each space, so runs of spaces act as one.

@@ -262,15 +262,19 @@ _batch_lock = threading.Lock()
 
 
 def batch_detector() -> BatchDetector:
-    """The process's batch detector over langdetect's shared profiles, built on first use."""
+    """The process's batch detector, built on first use from its own copy of langdetect's profiles.
+
+    Its own copy, dropped once indexed: langdetect's profile map (87,598 lists of 55 floats,
+    ≈60 MB) is then never held by a pipeline process, only the batch detector's numpy arrays.
+    """
     global _batch
     with _batch_lock:
         if _batch is None:
             from akhbar.langdetect_batch import BatchDetector
 
-            factory = langdetect_factory()
-            # The profile matrix that VectorizedDetector uses, in the same row order: built once.
-            _batch = BatchDetector(factory, matrix=profile_matrix(factory.word_lang_prob_map)[1])
+            factory = DetectorFactory()
+            factory.load_profile(detector_factory.PROFILES_DIRECTORY)
+            _batch = BatchDetector(factory)
         return _batch
 
 
