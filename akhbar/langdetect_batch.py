@@ -53,6 +53,9 @@ IntArray = npt.NDArray[np.int64]
 STREAM_WORDS = 1 << 15
 #: Texts advanced together: bounds the ``texts x languages`` arrays (≈0.5 KB per text each).
 BATCH_TEXTS = 4_096
+#: A chunk's run stops when fewer of its texts than this are still running (texts that need many
+#: iterations); they are finished together with the other chunks' at the end.
+STRAGGLERS = BATCH_TEXTS // 8
 #: Compact the working arrays once this share of their rows belongs to finished texts.
 COMPACT_SHARE = 0.25
 #: Bits per code point in an n-gram key: three code points fit in 63 bits.
@@ -197,6 +200,74 @@ class NgramTable:
         return found
 
 
+@dataclass
+class Trials:
+    """The texts whose trials are under way: everything a run needs to carry on with them."""
+
+    text: IntArray  # row of each text in the results
+    counts: IntArray  # its number of n-grams
+    gram_rows: IntArray  # the profile rows of its n-grams, text after text
+    draw: IntArray  # its next draw among the accepted draws for its count (-1: not started)
+    weight: FloatArray  # alpha / BASE_FREQ of its current trial
+    spare: FloatArray  # random.gauss's second deviate, for its next (odd) trial
+    iteration: IntArray
+    trial: IntArray
+    prob: FloatArray  # texts x languages
+    langprob: FloatArray  # texts x languages: the sum of the finished trials' probabilities / n_trial
+
+    @classmethod
+    def start(
+        cls, gram_rows: IntArray, counts: IntArray, first_row: int, languages: int, stream: RandomStream
+    ) -> Trials:
+        """Texts with n-grams, before their first trial (texts without any are left out)."""
+        featured = np.flatnonzero(counts > 0)
+        settings = Settings()
+        first, second = stream.gauss_pair(0)  # every text's first trial starts at word 0
+        size = len(featured)
+        return cls(
+            text=featured + first_row,
+            counts=counts[featured],
+            gram_rows=gram_rows,
+            draw=np.full(size, -1, dtype=np.int64),
+            weight=np.full(size, (settings.alpha + (0.0 + first * 1.0) * settings.alpha_width) / settings.base_freq),
+            spare=np.full(size, second),
+            iteration=np.zeros(size, dtype=np.int64),
+            trial=np.zeros(size, dtype=np.int64),
+            prob=np.full((size, languages), 1.0 / languages),
+            langprob=np.zeros((size, languages)),
+        )
+
+    @staticmethod
+    def segments(gram_rows: IntArray, starts: IntArray, counts: IntArray) -> IntArray:
+        """The n-gram rows from each start, ``counts`` of them, end to end."""
+        if not len(starts):
+            return gram_rows[:0]
+        ends = np.cumsum(counts)
+        offsets = np.repeat(starts - (ends - counts), counts)
+        picked: IntArray = gram_rows[np.arange(ends[-1]) + offsets]
+        return picked
+
+    @classmethod
+    def merge(cls, parts: Sequence[Trials], languages: int) -> Trials:
+        """Several runs' unfinished texts as one."""
+
+        def joined(name: str) -> Any:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        if not parts:
+            none, nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
+            return cls(
+                none, none, none, none, nothing, nothing, none, none, np.zeros((0, languages)), np.zeros((0, languages))
+            )
+        return cls(
+            **{name: joined(name) for name in ("text", "counts", "gram_rows", "draw", "weight", "spare")},
+            iteration=joined("iteration"),
+            trial=joined("trial"),
+            prob=np.concatenate([part.prob for part in parts]).reshape(-1, languages),
+            langprob=np.concatenate([part.langprob for part in parts]).reshape(-1, languages),
+        )
+
+
 class BatchDetector:
     """langdetect's detection of many texts at once, with stock langdetect's answers for its seed."""
 
@@ -321,52 +392,58 @@ class BatchDetector:
         """langdetect's ``langprob`` of each text (``texts x languages``) and whether it had n-grams."""
         results = np.zeros((len(texts), len(self.langlist)))
         featured = np.zeros(len(texts), dtype=np.bool_)
+        stragglers: list[Trials] = []
         for start in range(0, len(texts), BATCH_TEXTS):
             chunk = texts[start : start + BATCH_TEXTS]
             rows, counts = self.ngram_rows(chunk)
-            results[start : start + len(chunk)] = self._trials(rows, counts)
             featured[start : start + len(chunk)] = counts > 0
+            trials = Trials.start(rows, counts, start, len(self.langlist), self.stream)
+            # The few texts that need many iterations would make every chunk end with a long run
+            # of steps over a handful of rows: they are set aside and finished together.
+            stragglers.append(self._run(trials, results, stop_below=STRAGGLERS))
+        self._run(Trials.merge(stragglers, len(self.langlist)), results, stop_below=0)
         return results, featured
 
-    def _trials(self, gram_rows: IntArray, counts: IntArray) -> FloatArray:
-        """Run langdetect's trials for every text with n-grams, all texts advancing together."""
+    def _draw_tables(self, counts: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+        """The accepted draws of every n-gram count given, end to end, and where each count's begin.
+
+        Stream positions are offset by the count's rank times the stream length, so the whole
+        array is sorted and one searchsorted finds, for every text, its first draw after a position.
+        """
         s = self.settings
-        languages = len(self.langlist)
-        result = np.zeros((len(counts), languages))
-        texts = np.flatnonzero(counts > 0)
-        if not len(texts):
-            return result
-        # The accepted draws of every n-gram count present, end to end. Stream positions are offset
-        # by the count's rank times the stream length, so the whole array is sorted and one
-        # searchsorted finds, for every text, its first draw after a given stream position.
         needed = s.n_trial * (s.iteration_limit + 1) + 16
-        distinct = np.unique(counts[texts])
-        positions, values = [], []
         words = len(self.stream.words)
-        for rank, count in enumerate(distinct.tolist()):
+        positions, values, bases = [], [], [0]
+        for rank, count in enumerate(counts.tolist()):
             found_positions, found_values = self.stream.accepted(count, needed)
             positions.append(found_positions + rank * words)
             values.append(found_values)
-        draw_positions, draw_values = np.concatenate(positions), np.concatenate(values)
-        # Per text still running: its row in `result`, its first n-gram in `gram_rows`, the offset
-        # of its count's stream, the index of its next draw in `draw_values`, its smoothing weight
-        # and spare gaussian deviate, its iteration and trial.
-        text = texts
-        grams = np.concatenate(([0], np.cumsum(counts)[:-1]))[texts]
-        stream_base = np.searchsorted(distinct, counts[texts]) * words
-        first, second = self.stream.gauss_pair(0)  # every text's first trial starts at word 0
-        cursor = np.searchsorted(draw_positions, stream_base + 4)
-        weight = np.full(len(text), (s.alpha + (0.0 + first * 1.0) * s.alpha_width) / s.base_freq)
-        spare = np.full(len(text), second)  # random.gauss's second deviate: the next trial's noise
-        iteration = np.zeros(len(text), dtype=np.int64)
-        trial = np.zeros(len(text), dtype=np.int64)
+            bases.append(bases[-1] + len(found_positions))
+        return np.concatenate(positions), np.concatenate(values), np.array(bases[:-1], dtype=np.int64)
+
+    def _run(self, trials: Trials, results: FloatArray, stop_below: int) -> Trials:
+        """Advance all texts' trials together until fewer than ``stop_below`` run; return those."""
+        s = self.settings
+        t = trials
+        if not len(t.text):
+            return t
+        distinct = np.unique(t.counts)
+        draw_positions, draw_values, bases = self._draw_tables(distinct)
+        words = len(self.stream.words)
+        rank = np.searchsorted(distinct, t.counts)
+        stream_base, draw_base = rank * words, bases[rank]
+        # A text's next draw: `draw_values[cursor]`; a fresh text's first one follows the 4 words of
+        # its first trial's gaussian noise.
+        fresh = t.draw < 0
+        cursor = np.where(fresh, np.searchsorted(draw_positions, stream_base + 4), draw_base + t.draw)
+        grams = np.concatenate(([0], np.cumsum(t.counts)[:-1]))
+        text, gram_rows, prob, langprob = t.text, t.gram_rows, t.prob, t.langprob
+        weight, spare, iteration, trial = t.weight, t.spare, t.iteration, t.trial
         live = np.ones(len(text), dtype=np.bool_)
-        uniform = 1.0 / languages
-        prob = np.full((len(text), languages), uniform)
-        langprob = np.zeros((len(text), languages))
+        uniform = 1.0 / len(self.langlist)
         buffer = np.empty_like(prob)
         finished = 0
-        while len(text):
+        while len(text) - finished >= max(1, stop_below):
             # One iteration of every text: prob[i] *= weight + profile[i] for a drawn n-gram.
             factors = buffer[: len(text)]
             np.take(self.matrix, gram_rows[grams + draw_values[cursor]], axis=0, out=factors)
@@ -398,20 +475,37 @@ class BatchDetector:
                         cursor[even] = np.searchsorted(draw_positions, stream_base[even] + at + 4)
                     over = ended[trial[ended] == s.n_trial]
                     if len(over):
-                        result[text[over]] = langprob[over]
+                        results[text[over]] = langprob[over]
                         live[over] = False
                         # Finished rows keep drawing until compacted: from the first count's draws
                         # (long enough for any text's remaining iterations) and the first n-grams.
                         cursor[over] = grams[over] = 0
                         finished += len(over)
             iteration += 1
-            if finished > COMPACT_SHARE * len(text) or finished == len(text):
-                keep = live
-                text, grams, stream_base, cursor = text[keep], grams[keep], stream_base[keep], cursor[keep]
-                weight, spare, iteration, trial = weight[keep], spare[keep], iteration[keep], trial[keep]
-                prob, langprob, live = prob[keep], langprob[keep], live[keep]
+            if finished > COMPACT_SHARE * len(text):
+                text, grams, stream_base, draw_base, cursor = (
+                    text[live],
+                    grams[live],
+                    stream_base[live],
+                    draw_base[live],
+                    cursor[live],
+                )
+                weight, spare, iteration, trial = weight[live], spare[live], iteration[live], trial[live]
+                prob, langprob, live = prob[live], langprob[live], live[live]
                 finished = 0
-        return result
+        counts = distinct[np.searchsorted(bases, draw_base, side="right") - 1]
+        return Trials(
+            text=text[live],
+            counts=counts[live],
+            gram_rows=Trials.segments(gram_rows, grams[live], counts[live]),
+            draw=(cursor - draw_base)[live],
+            weight=weight[live],
+            spare=spare[live],
+            iteration=iteration[live],
+            trial=trial[live],
+            prob=prob[live],
+            langprob=langprob[live],
+        )
 
     def detect(self, texts: Sequence[str]) -> list[Detection]:
         """langdetect's best language and probability of each text, as ``detect_langs(text)[0]``."""

@@ -102,11 +102,16 @@ def test_prefixes_of_a_long_text_match_stock_langdetect(factory: Any, detector: 
     assert_same_as_reference(factory, detector, [paragraph[:length] for length in range(0, len(paragraph), 5)])
 
 
-def test_small_batches_give_the_same_answers(monkeypatch: pytest.MonkeyPatch, detector: BatchDetector) -> None:
-    whole = detector.detect(TEXTS)
-    monkeypatch.setattr(langdetect_batch, "BATCH_TEXTS", 3)
+@pytest.mark.parametrize(("batch", "stragglers"), [(3, 0), (3, 10), (8, 4), (5, 2)])
+def test_chunks_and_stragglers_give_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch, detector: BatchDetector, batch: int, stragglers: int
+) -> None:
+    texts = TEXTS + [" ".join(TEXTS[:8])[:length] for length in range(3, 200, 9)]
+    whole = detector.detect(texts)
+    monkeypatch.setattr(langdetect_batch, "BATCH_TEXTS", batch)
+    monkeypatch.setattr(langdetect_batch, "STRAGGLERS", stragglers)  # stop chunks early, resume later
     monkeypatch.setattr(langdetect_batch, "COMPACT_SHARE", 0.0)  # compact after every finished text
-    assert detector.detect(TEXTS) == whole
+    assert detector.detect(texts) == whole
 
 
 def test_no_texts() -> None:
