@@ -1,6 +1,7 @@
 """Language detection speed on one core: stock langdetect, VectorizedDetector and the batch detector.
 
 Usage: ``PYTHONPATH=. python bench/language_speed.py [--corpus PATH] [--texts N] [--reference-texts M]``
+       ``PYTHONPATH=. python bench/language_speed.py --pool-mb 25``  (serial vs a process pool)
 
 Texts are distinct 80-character paragraph prefixes of the ANT news corpus (every k-th paragraph,
 deterministic), what akhbar hands to the detector. Speeds are texts per CPU second (all threads of
@@ -9,6 +10,11 @@ VectorizedDetector run on the first M texts (they are slow), the batch detector 
 (profiles loaded, character tables and draw tables built on other texts) and cold. Agreement is
 each detector's language against stock langdetect's on the M texts, and the largest probability
 difference.
+
+``--pool-mb`` instead compares, on the distinct prefixes of the first MB of corpus paragraphs (a
+feed-like batch), serial batch detection with a ``spawn`` pool of 2 batch-detector processes,
+wall clock, each including its own profile loading (and the pool its start-up) — the measurement
+behind removing akhbar's language process pool.
 
 Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, "ANT Corpus: An Arabic News Text Collection for
 Textual Classification", AICCSA 2017.
@@ -20,12 +26,20 @@ import argparse
 import gzip
 import itertools
 import json
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from akhbar.langdetect_batch import BatchDetector, Detection, reference_detect
-from akhbar.language import DETECTION_PREFIX_CHARS, VectorizedDetector, langdetect_factory, profile_matrix
+from akhbar.language import (
+    DETECTION_PREFIX_CHARS,
+    VectorizedDetector,
+    batch_detector,
+    langdetect_factory,
+    profile_matrix,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "data" / "news_corpus.jsonl.gz"
@@ -55,6 +69,53 @@ def agreement(results: Sequence[Detection], reference: Sequence[Detection]) -> t
     return same, max(gaps, default=0.0)
 
 
+POOL_WORKERS = 2
+POOL_CHUNK_TEXTS = 4_096
+
+
+def detect_chunk(texts: list[str]) -> list[Detection]:
+    """Pool task: the worker's batch detector on a chunk (built on its first task)."""
+    return batch_detector().detect(texts)
+
+
+def warm_worker() -> None:
+    """Pool initializer: build the batch detector before the first task, as a real pool would."""
+    batch_detector()
+
+
+def feed_prefixes(corpus: Path, megabytes: float) -> tuple[int, list[str]]:
+    """The distinct detection prefixes of the first ``megabytes`` of corpus paragraphs."""
+    paragraphs: list[str] = []
+    size = 0
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            for paragraph in json.loads(line)["paragraphs"]:
+                paragraphs.append(paragraph)
+                size += len(paragraph.encode())
+            if size > megabytes * 1e6:
+                break
+    return len(paragraphs), list(dict.fromkeys(paragraph[:DETECTION_PREFIX_CHARS] for paragraph in paragraphs))
+
+
+def pool_vs_serial(corpus: Path, megabytes: float) -> None:
+    """Serial batch detection vs a spawn pool (start-up included), wall clock; print both."""
+    paragraphs, prefixes = feed_prefixes(corpus, megabytes)
+    started = time.perf_counter()
+    pooled: list[Detection] = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(POOL_WORKERS, mp_context=context, initializer=warm_worker) as pool:
+        chunks = [prefixes[start : start + POOL_CHUNK_TEXTS] for start in range(0, len(prefixes), POOL_CHUNK_TEXTS)]
+        for chunk in pool.map(detect_chunk, chunks):
+            pooled.extend(chunk)
+    pool_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    serial = batch_detector().detect(prefixes)  # profiles loaded here, as in each pool worker
+    serial_seconds = time.perf_counter() - started
+    print(f"{megabytes:g} MB: {paragraphs:,} paragraphs, {len(prefixes):,} distinct prefixes")
+    print(f"serial batch detection: {serial_seconds:.2f} s wall")
+    print(f"pool of {POOL_WORKERS} (start-up included): {pool_seconds:.2f} s wall; same answers: {pooled == serial}")
+
+
 def main() -> None:
     """Measure and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,7 +123,11 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=20_000)
     parser.add_argument("--reference-texts", type=int, default=1_500)
     parser.add_argument("--stride", type=int, default=11)
+    parser.add_argument("--pool-mb", type=float, default=0.0, help="compare serial and pool on this many MB")
     args = parser.parse_args()
+    if args.pool_mb:
+        pool_vs_serial(args.corpus, args.pool_mb)
+        return
 
     texts = corpus_prefixes(args.corpus, args.texts, args.stride)
     warm_up = corpus_prefixes(args.corpus, 2_000, args.stride, skip=args.stride // 2)  # other paragraphs
