@@ -1,4 +1,4 @@
-"""langdetect's algorithm on many texts at once, as numpy arrays: stock langdetect's answers, ≈10x faster.
+"""langdetect's algorithm on many texts at once, as numpy arrays: stock langdetect's answers, >10x faster.
 
 langdetect (1.0.9) detects one text at a time: it cleans the text, lists its n-grams, reseeds its
 sampler with ``DetectorFactory.seed`` and runs 7 trials; each trial starts from uniform
@@ -8,7 +8,7 @@ one language passes 0.99999 or 1,000 draws are done. This module does the same a
 whole batch:
 
 * the n-grams of every text come from one flat array of code points (a character table built
-  from langdetect's own ``NGram.normalize``, looked up in a sorted array of the profile's n-grams);
+  from langdetect's own ``NGram.normalize``, looked up in a hash table of the profiles' n-grams);
 * because the sampler is reseeded for every text, all texts read *the same* Mersenne Twister word
   stream: it is generated once. A draw among ``n`` n-grams is ``word >> (32 - n.bit_length())``,
   rejected when ``>= n`` (CPython's ``choice``), so the accepted draws for each n-gram count are
@@ -16,7 +16,8 @@ whole batch:
   depends only on the stream position where the trial starts (memoised, computed with Python's own
   ``math`` functions so that it is bit for bit ``random.gauss``);
 * trials of all texts advance together as a ``texts × languages`` array; texts that converge
-  start their next trial (or finish) while the others go on.
+  start their next trial (or finish) while the others go on; the few that run to the iteration
+  limit are set aside (:class:`Trials`) and finished together with the other chunks' at the end.
 
 Every floating-point operation is langdetect's, in langdetect's order (element-wise products and
 quotients are correctly rounded in numpy as in Python; the normalizing sum is accumulated in

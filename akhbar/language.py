@@ -9,8 +9,8 @@ four ways:
 * results are remembered across batches in a bounded cache;
 * the texts still unknown are detected together by :class:`akhbar.langdetect_batch.BatchDetector`,
   langdetect's algorithm run on ``texts x languages`` numpy arrays, with stock langdetect's answers
-  (same language, same probability) for the same seed — about 20x faster than stock langdetect on
-  one core, so the process pool that used to spread the work over the cores no longer paid for its
+  (same language, same probability) for the same seed — more than 10x faster than stock langdetect
+  on one core, so the process pool that used to spread the work over the cores no longer paid for its
   start-up and was removed (docs/benchmark.md).
 
 :class:`VectorizedDetector` (one text at a time, numpy inner loop) remains for :func:`detect_language`;

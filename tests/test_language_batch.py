@@ -8,6 +8,7 @@ import json
 import math
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,14 @@ def test_chunks_and_stragglers_give_the_same_answers(
     monkeypatch.setattr(langdetect_batch, "STRAGGLERS", stragglers)  # stop chunks early, resume later
     monkeypatch.setattr(langdetect_batch, "COMPACT_SHARE", 0.0)  # compact after every finished text
     assert detector.detect(texts) == whole
+
+
+def test_threads_detecting_at_once_get_the_serial_answers(factory: Any, detector: BatchDetector) -> None:
+    texts = TEXTS + [text[::-1] for text in TEXTS]
+    serial = detector.detect(texts)
+    fresh = BatchDetector(factory)  # its character tables fill while the threads run
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(lambda _: fresh.detect(texts), range(4))) == [serial] * 4
 
 
 def test_no_texts() -> None:
