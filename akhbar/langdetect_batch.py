@@ -62,9 +62,10 @@ COMPACT_SHARE = 0.25
 #: Bits per code point in an n-gram key: three code points fit in 63 bits.
 CODE_POINT_BITS = 21
 SPACE = ord(" ")
-#: Characters that langdetect's ``append`` rewrites (URLs, e-mail addresses, Vietnamese marks):
-#: texts containing one take langdetect's own regular expressions, in Python (they are rare).
-NEEDS_APPEND_RULES = "http|@|[" + NGram.DMARK_CLASS + "]"
+#: The combining marks langdetect's ``append`` composes with a preceding Vietnamese vowel. Texts with
+#: one, with "@" or "http" (e-mail addresses, URLs) take langdetect's own regular expressions, in
+#: Python (they are rare).
+VIETNAMESE_MARKS = np.array([ord(mark) for mark in NGram.DMARK_CLASS], dtype=np.int64)
 #: CPython's ``random()``: 53 random bits from two 32-bit words.
 TWO_POW_26 = 67108864.0
 INV_TWO_POW_53 = 1.0 / 9007199254740992.0
@@ -313,20 +314,34 @@ class BatchDetector:
 
     # --- text to n-grams --------------------------------------------------------------------------
 
-    def appended(self, texts: Sequence[str]) -> list[str]:
-        """Each text as langdetect's ``append`` leaves it (URLs and e-mails blanked, truncated)."""
-        import polars as pl
-
+    def appended(self, texts: Sequence[str], special: IntArray) -> list[str]:
+        """The texts as langdetect's ``append`` leaves them, rewriting those at ``special`` (the rest need not)."""
         limit = self.settings.max_text_length
-        series = pl.Series(texts, dtype=pl.String)
-        special = (series.str.contains(NEEDS_APPEND_RULES) | (series.str.len_chars() > limit)).arg_true()
         result = list(texts)
-        for index in special.to_list():  # langdetect's own regular expressions on the few that need them
+        for index in special.tolist():  # langdetect's own regular expressions on the few that need them
             text = Detector.URL_RE.sub(" ", result[index])
             text = Detector.MAIL_RE.sub(" ", text)
             result[index] = NGram.normalize_vi(text)[:limit]
         # Runs of spaces that ``append`` collapses are collapsed again below: only the cut matters.
         return result
+
+    def code_points(self, texts: Sequence[str]) -> tuple[IntArray, IntArray]:
+        """All texts' code points, each after a space (langdetect's n-gram buffer starts as " "), and their text."""
+        points = np.frombuffer((" " + " ".join(texts)).encode("utf-32-le"), dtype="<u4").astype(np.int64)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
+        return points, np.repeat(np.arange(len(texts)), lengths)
+
+    def needs_append_rules(self, points: IntArray, text_of: IntArray, texts: int) -> IntArray:
+        """Texts that langdetect's ``append`` may change: "http", "@", a Vietnamese mark, or too long."""
+        candidate = (points == ord("@")) | np.isin(points, VIETNAMESE_MARKS)
+        http = points[:-3] == ord("h")
+        for offset, char in enumerate("ttp", start=1):
+            http &= points[offset : len(points) - 3 + offset] == ord(char)
+        candidate[:-3] |= http
+        lengths = np.bincount(text_of, minlength=texts) - 1
+        return np.flatnonzero(
+            (np.bincount(text_of, weights=candidate, minlength=texts) > 0) | (lengths > self.settings.max_text_length)
+        )
 
     def _fill_tables(self, code_points: IntArray) -> None:
         """Add the characters not yet seen to the per-code-point tables (langdetect's own functions)."""
@@ -343,12 +358,10 @@ class BatchDetector:
 
     def ngram_rows(self, texts: Sequence[str]) -> tuple[IntArray, IntArray]:
         """Each text's n-grams as profile rows, in langdetect's order: (rows of all texts, counts)."""
-        # A space before every text: langdetect's n-gram buffer starts as " ".
-        appended = self.appended(texts)
-        joined = " " + " ".join(appended)
-        points = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4").astype(np.int64)
-        lengths = np.fromiter(map(len, appended), dtype=np.int64, count=len(appended)) + 1
-        text_of = np.repeat(np.arange(len(texts)), lengths)
+        points, text_of = self.code_points(texts)
+        special = self.needs_append_rules(points, text_of, len(texts))
+        if len(special):  # rare: URLs, e-mail addresses, Vietnamese marks, texts over 10,000 characters
+            points, text_of = self.code_points(self.appended(texts, special))
         self._fill_tables(points)
         # cleaning_text: in mostly non-Latin text, the characters "A".."z" are dropped.
         latin = (points >= ord("A")) & (points <= ord("z"))

@@ -157,6 +157,16 @@ def test_arbitrary_letter_strings_match_stock_langdetect(texts: list[str]) -> No
     assert_same_as_reference(langdetect_factory(), batch_detector(), texts)
 
 
+#: Pieces of URLs, e-mail addresses and Vietnamese combining marks: langdetect's ``append`` rules.
+APPEND_RULE_PIECES = ["http", "https://", "www.", "@", "news", "a.b", "/x?y=1", " ", "ê", "\u0301", "\u0323", "خبر"]
+
+
+@settings(max_examples=100, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(APPEND_RULE_PIECES), max_size=12).map("".join), min_size=1, max_size=6))
+def test_urls_mails_and_marks_match_stock_langdetect(texts: list[str]) -> None:
+    assert_same_as_reference(langdetect_factory(), batch_detector(), texts)
+
+
 # --- the pieces ---------------------------------------------------------------------------------------
 
 
