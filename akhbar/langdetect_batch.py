@@ -34,6 +34,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,7 @@ def reference_detect(factory: Any, text: str) -> Detection:
 
 @dataclass(frozen=True)
 class Settings:
-    """langdetect's detector constants, read from its class so that a new version cannot drift."""
+    """langdetect's detector constants, read from langdetect so that a new version cannot drift."""
 
     alpha: float = Detector.ALPHA_DEFAULT
     alpha_width: float = Detector.ALPHA_WIDTH
@@ -95,10 +96,17 @@ class Settings:
     iteration_limit: int = Detector.ITERATION_LIMIT
     conv_threshold: float = Detector.CONV_THRESHOLD
     prob_threshold: float = Detector.PROB_THRESHOLD
-    n_trial: int = 7  # set in Detector.__init__, not a class attribute
-    max_text_length: int = 10000  # likewise
+    n_trial: int = 7
+    max_text_length: int = 10000
+
+    @classmethod
+    def of(cls, factory: Any) -> Settings:
+        """The settings of the detectors ``factory`` creates (some are only set in ``Detector.__init__``)."""
+        detector = factory.create()
+        return cls(alpha=detector.alpha, n_trial=detector.n_trial, max_text_length=detector.max_text_length)
 
 
+@cache
 def sum_is_compensated() -> bool:
     """Whether this Python's ``sum`` of floats is compensated (Neumaier, Python >= 3.12)."""
     return sum([1.0, 1e100, 1.0, -1e100]) == 2.0
@@ -219,11 +227,16 @@ class Trials:
 
     @classmethod
     def start(
-        cls, gram_rows: IntArray, counts: IntArray, first_row: int, languages: int, stream: RandomStream
+        cls,
+        gram_rows: IntArray,
+        counts: IntArray,
+        first_row: int,
+        languages: int,
+        stream: RandomStream,
+        settings: Settings,
     ) -> Trials:
         """Texts with n-grams, before their first trial (texts without any are left out)."""
         featured = np.flatnonzero(counts > 0)
-        settings = Settings()
         first, second = stream.gauss_pair(0)  # every text's first trial starts at word 0
         size = len(featured)
         return cls(
@@ -285,7 +298,7 @@ class BatchDetector:
         if factory.seed is None:
             raise ValueError("the batch detector reproduces seeded langdetect only: set DetectorFactory.seed")
         self.seed = int(factory.seed)
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.of(factory)
         self.langlist: list[str] = list(factory.langlist)
         words = list(factory.word_lang_prob_map)
         keys = np.array([self.ngram_key(word) for word in words], dtype=np.int64)
@@ -411,7 +424,7 @@ class BatchDetector:
             chunk = texts[start : start + BATCH_TEXTS]
             rows, counts = self.ngram_rows(chunk)
             featured[start : start + len(chunk)] = counts > 0
-            trials = Trials.start(rows, counts, start, len(self.langlist), self.stream)
+            trials = Trials.start(rows, counts, start, len(self.langlist), self.stream, self.settings)
             # The few texts that need many iterations would make every chunk end with a long run
             # of steps over a handful of rows: they are set aside and finished together.
             stragglers.append(self._run(trials, results, stop_below=STRAGGLERS))

@@ -215,7 +215,7 @@ def test_row_sums_are_pythons_sums(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = np.random.default_rng(0).random((50, 55)) ** 8  # spread magnitudes: rounding shows
     rows[0] = [1e-300, 1.0, 1e-17, 3.0, *[1e-16] * 51]
     assert python_sum(rows).tolist() == [sum(row) for row in rows.tolist()]
-    monkeypatch.setattr(langdetect_batch, "sum_is_compensated", lambda: True)
+    monkeypatch.setattr(langdetect_batch, "sum_is_compensated", lambda: True)  # Python 3.12's sum, on any Python
     assert python_sum(rows).tolist() == [neumaier_sum(row) for row in rows.tolist()]
 
 
