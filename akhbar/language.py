@@ -406,18 +406,21 @@ def detection_prefix(text: pl.Expr) -> pl.Expr:
 # paragraphs full of transliterated names it answers fa or ur, often with a probability near 1.
 # Its profiles cannot tell Arabic ي from Persian ی (its normalization folds ی into ي) and akhbar's
 # ``text_norm`` folds ک/ی into ك/ي as well, so the letters that do tell them apart are read in the
-# display form ``text``. The guard, as polars expressions over whole segments:
+# display form ``text``. The guard, as polars expressions:
 #
-# * a segment whose letters are mostly Arabic script, with none of the letters only Persian or Urdu
-#   use (``PERSIAN_URDU_LETTERS``) and some Arabic-only evidence (``ARABIC_EVIDENCE``: ة ى ي ك أ إ ؤ
-#   or the article ال), is not fa/ur: it is ``ar``;
-# * a segment with fewer than ``SCRIPT_MIN_LETTERS`` letters, mostly Arabic script and without
-#   Persian/Urdu letters, is ``ar`` whatever the detector says: too short for n-gram statistics.
-#   Other short segments keep the detector's answer (Latin-script ones are mostly names and
-#   acronyms; no script rule would do better).
+# * a segment whose detection prefix (the first ``DETECTION_PREFIX_CHARS`` of ``text_norm``, all
+#   the detector sees) is mostly Arabic-script letters, called fa or ur, whose display text has
+#   none of the letters only Persian or Urdu use (``PERSIAN_URDU_LETTERS``) and some Arabic-only
+#   evidence (``ARABIC_EVIDENCE``: ة ى ي ك أ إ ؤ or the article ال), is not fa/ur: it is ``ar``;
+# * a segment whose detection prefix has fewer than ``SCRIPT_MIN_LETTERS`` letters, mostly Arabic
+#   script, without Persian/Urdu letters in its display text, is ``ar`` whatever the detector
+#   says: too little for n-gram statistics. Other short segments keep the detector's answer
+#   (Latin-script ones are mostly names and acronyms; no script rule would do better).
 #
 # Both give ``lang_prob = SCRIPT_LANG_PROB`` and ``lang_method = "script"``; every other language
 # keeps the backend's answer and ``lang_method`` = the backend's name ("langdetect" or "fasttext").
+# The letter counts run on the 80-character prefixes; the regexes over whole display texts run on
+# the few candidate segments only (the others are masked to empty strings first).
 
 #: Letters of Persian and Urdu that Arabic does not use — پ چ ژ گ ک ی ۀ (Persian), ٹ ڈ ڑ ں ہ ھ ۂ ے ۓ
 #: (Urdu) — and the Persian/Urdu digits ۰–۹: one of them and the guard leaves the detector alone.
@@ -430,9 +433,9 @@ ARABIC_EVIDENCE = rf"[{ARABIC_EVIDENCE_CHARACTERS}]|(?:^|[^\p{{L}}\p{{M}}])[وف
 #: A letter, and a letter of the Arabic script.
 LETTER = r"\p{L}"
 ARABIC_LETTER = r"[\p{Arabic}&&\p{L}]"
-#: Below this many letters a segment's language comes from its script. On the ANT corpus's
-#: paragraphs langdetect calls 5–41% of the Arabic ones with up to 20 letters something else, 0.8%
-#: of those with 21–30 and 0.08% of those with 41–60 (docs/benchmark.md).
+#: Below this many letters in its detection prefix a segment's language comes from its script. On
+#: the ANT corpus's Arabic paragraphs langdetect's answer is wrong for several percent of those
+#: with up to 20 letters and far fewer above (bench/language_script_guard.py, docs/benchmark.md).
 SCRIPT_MIN_LETTERS = 20
 #: The ``lang_prob`` of a language decided by the script: a fixed convention, lower than the
 #: detector's usual answers on Arabic, not a calibrated probability.
@@ -443,32 +446,47 @@ LangMethod = Literal["langdetect", "fasttext", "script"]
 LANG_METHODS: tuple[str, ...] = get_args(LangMethod)
 
 
-def decided_by_script(display_text: pl.Expr, lang: pl.Expr) -> pl.Expr:
-    """True where the script guard, not the detector, decides a segment is Arabic."""
-    letters = display_text.str.count_matches(LETTER)
-    arabic_script = display_text.str.count_matches(ARABIC_LETTER) * 2 > letters
-    candidate = arabic_script & ~display_text.str.contains(PERSIAN_URDU_LETTERS)
-    overruled = lang.is_in(ARABIC_SCRIPT_RIVALS) & display_text.str.contains(ARABIC_EVIDENCE)
-    return (candidate & ((letters < SCRIPT_MIN_LETTERS) | overruled)).fill_null(False)
+def apply_script_guard(frame: pl.DataFrame, display_column: str, detected_column: str, backend: str) -> pl.DataFrame:
+    """Overrule ``lang``/``lang_prob`` where the script decides, and add ``lang_method``.
 
-
-def apply_script_guard(frame: pl.DataFrame, display_column: str, backend: str) -> pl.DataFrame:
-    """Overrule ``lang``/``lang_prob`` where the script decides, and add ``lang_method``."""
+    In steps, each column computed once (polars does not share subexpressions between the
+    branches of ``when``): letter counts on the detection prefixes, the candidates, then the
+    whole-text regexes on the candidates' display texts only.
+    """
     import polars as pl
 
-    by_script = decided_by_script(pl.col(display_column), pl.col("lang"))
+    seen = detection_prefix(pl.col(detected_column))
+    letters, candidate, by_script = pl.col("_letters"), pl.col("_candidate"), pl.col("_by_script")
+    shown = pl.col("_shown")
     return (
-        frame.with_columns(by_script.alias("_by_script"))
+        frame.with_columns(
+            seen.str.count_matches(LETTER).alias("_letters"),
+            seen.str.count_matches(ARABIC_LETTER).alias("_arabic_letters"),
+        )
         .with_columns(
-            pl.when("_by_script").then(pl.lit("ar")).otherwise("lang").alias("lang"),
-            pl.when("_by_script").then(pl.lit(SCRIPT_LANG_PROB)).otherwise("lang_prob").alias("lang_prob"),
-            pl.when("_by_script")
+            (
+                (pl.col("_arabic_letters") * 2 > letters)
+                & ((letters < SCRIPT_MIN_LETTERS) | pl.col("lang").is_in(ARABIC_SCRIPT_RIVALS).fill_null(False))
+            ).alias("_candidate")
+        )
+        .with_columns(pl.when(candidate).then(pl.col(display_column)).otherwise(pl.lit("")).alias("_shown"))
+        .with_columns(
+            (
+                candidate
+                & ~shown.str.contains(PERSIAN_URDU_LETTERS)
+                & ((letters < SCRIPT_MIN_LETTERS) | shown.str.contains(ARABIC_EVIDENCE))
+            ).alias("_by_script")
+        )
+        .with_columns(
+            pl.when(by_script).then(pl.lit("ar")).otherwise("lang").alias("lang"),
+            pl.when(by_script).then(pl.lit(SCRIPT_LANG_PROB)).otherwise("lang_prob").alias("lang_prob"),
+            pl.when(by_script)
             .then(pl.lit("script"))
             .when(pl.col("lang").is_not_null())
             .then(pl.lit(backend))
             .alias("lang_method"),
         )
-        .drop("_by_script")
+        .drop("_letters", "_arabic_letters", "_candidate", "_shown", "_by_script")
     )
 
 
@@ -482,8 +500,8 @@ def detect_languages(
     """Append ``lang``, ``lang_prob`` and ``lang_method``; text without letters gets nulls.
 
     The backend reads the first ``DETECTION_PREFIX_CHARS`` characters of ``text_column``; the
-    script guard reads the whole ``display_column`` (``text_column`` when the frame has no such
-    column).
+    script guard counts letters there too, and reads Persian/Urdu letters and Arabic evidence in
+    the whole ``display_column`` (``text_column`` when the frame has no such column).
     """
     import polars as pl
 
@@ -511,4 +529,4 @@ def detect_languages(
         .drop("_prefix")
     )
     display = display_column if display_column in segments.columns else text_column
-    return apply_script_guard(detected_frame, display, backend)
+    return apply_script_guard(detected_frame, display, text_column, backend)

@@ -70,7 +70,9 @@ def test_persian_letters_are_read_in_the_display_text_not_text_norm() -> None:
     # text_norm folds ک and ی into ك and ي: only the display text still shows the Persian letters.
     frame = normalized(["کتاب", "کشتی", "نیک"])
     assert not frame.get_column("text_norm").str.contains("[کی]").any()
-    result = apply_script_guard(frame.with_columns(lang=pl.lit("fa"), lang_prob=pl.lit(0.99)), "text", "langdetect")
+    result = apply_script_guard(
+        frame.with_columns(lang=pl.lit("fa"), lang_prob=pl.lit(0.99)), "text", "text_norm", "langdetect"
+    )
     assert result.get_column("lang").to_list() == ["fa"] * 3
     assert result.get_column("lang_method").to_list() == ["langdetect"] * 3
 
@@ -84,7 +86,7 @@ def test_long_arabic_called_persian_or_urdu_is_arabic_when_it_has_arabic_evidenc
             "lang_prob": [0.99, 0.8, 0.99, 0.99, 0.99],
         }
     )
-    result = apply_script_guard(frame, "text", "langdetect")
+    result = apply_script_guard(frame, "text", "text", "langdetect")
     assert result.get_column("lang").to_list() == ["ar", "ar", "fa", "fa", "fa"]
     assert result.get_column("lang_method").to_list() == ["script", "script"] + ["langdetect"] * 3
     assert result.get_column("lang_prob").to_list() == [SCRIPT_LANG_PROB] * 2 + [0.99] * 3
@@ -94,7 +96,7 @@ def test_the_letter_threshold() -> None:
     just_short = "ب" * (SCRIPT_MIN_LETTERS - 1)
     long_enough = "ب" * SCRIPT_MIN_LETTERS
     frame = pl.DataFrame({"text": [just_short, long_enough], "lang": ["ur", "ur"], "lang_prob": [0.9, 0.9]})
-    result = apply_script_guard(frame, "text", "langdetect")
+    result = apply_script_guard(frame, "text", "text", "langdetect")
     assert result.get_column("lang_method").to_list() == ["script", "langdetect"]
 
 
@@ -110,7 +112,7 @@ def test_other_scripts_and_empty_text_keep_the_detector_answer() -> None:
 
 def test_mostly_latin_text_with_an_arabic_word_is_not_decided_by_script() -> None:
     frame = pl.DataFrame({"text": ["Interview مع"], "lang": ["en"], "lang_prob": [0.7]})
-    result = apply_script_guard(frame, "text", "langdetect")
+    result = apply_script_guard(frame, "text", "text", "langdetect")
     assert result.row(0, named=True) == {
         "text": "Interview مع",
         "lang": "en",
