@@ -135,20 +135,25 @@ class RandomStream:
         raw = random.Random(seed).getrandbits(32 * words).to_bytes(4 * words, "little")
         # getrandbits(32k) packs the k words generated in order from the least significant one.
         self.words = np.frombuffer(raw, dtype="<u4").astype(np.int64)
-        self._accepted: dict[int, tuple[IntArray, IntArray]] = {}
+        self._accepted: dict[tuple[int, int], tuple[IntArray, IntArray]] = {}
         self._gauss: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def accepted(self, count: int, needed: int) -> tuple[IntArray, IntArray]:
-        """Stream positions and values of ``choice`` draws among ``count`` items (``needed`` at least)."""
+        """Stream positions and values of the first ``needed`` draws ``choice`` makes among ``count`` items.
+
+        A text reads at most ``needed`` of them (its draws, plus those its gaussian noise skips),
+        so only those are kept: ≈110 KB per n-gram count.
+        """
         with self._lock:
-            found = self._accepted.get(count)
+            found = self._accepted.get((count, needed))
             if found is None:
                 values = self.words >> (32 - count.bit_length())
                 positions = np.flatnonzero(values < count)
-                found = self._accepted[count] = (positions, values[positions])
-        if len(found[0]) < needed:  # cannot happen with STREAM_WORDS (>= 50% accepted); never silent
-            raise RuntimeError(f"random stream too short for {count} n-grams: {len(found[0])} < {needed} draws")
+                if len(positions) < needed:  # cannot happen with STREAM_WORDS (>= ~50% accepted); never silent
+                    raise RuntimeError(f"random stream too short for {count} n-grams: {len(positions)} < {needed}")
+                positions = positions[:needed]
+                found = self._accepted[count, needed] = (positions, values[positions])
         return found
 
     def gauss_pair(self, position: int) -> tuple[float, float]:
@@ -438,6 +443,8 @@ class BatchDetector:
         array is sorted and one searchsorted finds, for every text, its first draw after a position.
         """
         s = self.settings
+        # All a text can read: its draws (n_trial x ITERATION_LIMIT + 1) and the accepted draws its
+        # gaussian noise skips (4 words, at most 4 times).
         needed = s.n_trial * (s.iteration_limit + 1) + 16
         words = len(self.stream.words)
         positions, values, bases = [], [], [0]

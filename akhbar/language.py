@@ -25,7 +25,6 @@ agreement with langdetect).
 from __future__ import annotations
 
 import importlib.util
-import logging
 import random
 import re
 import threading
@@ -44,8 +43,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from akhbar.langdetect_batch import BatchDetector
-
-logger = logging.getLogger(__name__)
 
 Backend = Literal["langdetect", "fasttext"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
