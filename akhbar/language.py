@@ -369,7 +369,9 @@ def _detect_uncached(texts: Sequence[str], backend: str) -> list[Detection]:
     if backend == "fasttext":
         detect = fasttext_detector()
         return [detect(text) for text in texts]
-    if not HAS_NUMPY:  # langdetect's own loops, one text at a time
+    # The batch detector replays CPython's `Random.choice` from the raw word stream: on a Python
+    # whose `choice` draws otherwise (checked once), texts go one at a time through langdetect.
+    if not HAS_NUMPY or not inline_draws_match_choice():
         return [detect_language(text) for text in texts]
     return [
         (ISO_639_1.get(lang, lang), prob) if lang else (None, None) for lang, prob in batch_detector().detect(texts)

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from langdetect import detect_langs
 from langdetect.lang_detect_exception import LangDetectException
+from polars.testing import assert_frame_equal
 
 from akhbar import language
 from akhbar.language import (
@@ -110,6 +111,14 @@ def test_inlined_draws_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) ->
     inlined = [detect_language(text) for text in VARIED_TEXTS]
     monkeypatch.setattr(language, "inline_draws_match_choice", lambda: False)
     assert [detect_language(text) for text in VARIED_TEXTS] == inlined
+
+
+def test_without_the_batch_detector_the_answers_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pl.DataFrame({"text_norm": VARIED_TEXTS})
+    batch = detect_languages(frame)
+    clear_language_caches()
+    monkeypatch.setattr(language, "inline_draws_match_choice", lambda: False)  # a Python whose choice differs
+    assert_frame_equal(detect_languages(frame), batch)
 
 
 def test_langdetect_without_numpy_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
