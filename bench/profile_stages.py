@@ -39,7 +39,11 @@ def run_stages(sample: Path, scratch: Path, backend: str) -> dict[str, float]:
     def languages(frame: pl.DataFrame) -> pl.DataFrame:
         """Detect with the chosen backend, or add empty language columns."""
         if backend == "none":
-            empty = [pl.lit(None, pl.String).alias("lang"), pl.lit(None, pl.Float64).alias("lang_prob")]
+            empty = [
+                pl.lit(None, pl.String).alias("lang"),
+                pl.lit(None, pl.Float64).alias("lang_prob"),
+                pl.lit(None, pl.String).alias("lang_method"),
+            ]
             return frame.with_columns(empty)
         return detect_languages(frame, backend=backend)  # type: ignore[arg-type]
 

@@ -366,13 +366,10 @@ def language_markdown(study: dict[str, Any]) -> list[str]:
             continue
         lines.append(f"| {row['prefix_chars']} | {row['ms_per_text']:.2f} | {row['agreement']:.2%} | "
                      f"{row['agreement_on_arabic']:.2%} | {row['agreement_weighted_by_segments']:.2%} |")
-    cold_speedup = backends["langdetect_serial_seconds"] / backends["langdetect_pool_seconds_cold"]
     lines += [
         "",
-        f"- process pool (2 workers) equals serial: **{backends['pool_equals_serial']}**; "
-        f"speed-up {backends['pool_speedup_warm']:.2f}× warm (cold, including worker start: {cold_speedup:.2f}×)",
-        f"- fasttext backend: {backends['fasttext_speedup_vs_serial']:.0f}× faster than serial langdetect, "
-        f"{backends['fasttext_speedup_vs_pool']:.0f}× faster than the 2-process pool; agrees with langdetect on "
+        f"- fasttext backend: {backends['fasttext_speedup_vs_serial']:.0f}× faster than langdetect (batch "
+        f"detector); agrees with langdetect on "
         f"{backends['fasttext_agreement']:.2%} of segments, {backends['fasttext_agreement_on_arabic']:.2%} of "
         f"segments langdetect calls Arabic",
     ]

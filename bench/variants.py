@@ -190,12 +190,7 @@ def run_floor(config: Config) -> Result:
 
 def run_library(config: Config) -> Result:
     """akhbar's stages with language detection, no Prefect (to separate orchestration cost)."""
-    from akhbar.language import shutdown_language_pool
-
-    try:
-        return run_stages(config, detect=config.get("backend", "langdetect"))
-    finally:
-        shutdown_language_pool()
+    return run_stages(config, detect=config.get("backend", "langdetect"))
 
 
 # --- (b) the naive baseline ----------------------------------------------------------------------------

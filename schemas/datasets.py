@@ -139,6 +139,10 @@ SEGMENTS = DatasetSchema(
                "text has no letters."),
         Column("lang_prob", pa.float64(), True, "The backend's probability (langdetect) or score (fasttext) "
                "for lang; null when lang is null."),
+        Column("lang_method", CATEGORY, True, "How lang was decided: 'langdetect' or 'fasttext' (the run's "
+               "backend), or 'script' (Arabic-script text too short for the backend, or called Persian/Urdu "
+               "without any Persian/Urdu letter but with Arabic-only ones: lang 'ar', lang_prob 0.9); null "
+               "when lang is null."),
         Column("topic", CATEGORY, False, "Winning topic of the taxonomy, or 'other'."),
         Column("topic_confidence", pa.float64(), False, "Confidence in topic, 0..1."),
         Column("topic_scores", list_of(TOPIC_SCORE), False, "Score of every taxonomy topic."),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,11 +17,9 @@ from akhbar import language
 from akhbar.language import (
     DetectionCache,
     clear_language_caches,
-    default_workers,
     detect_language,
     detect_languages,
     fasttext_detector,
-    shutdown_language_pool,
 )
 
 #: Texts that exercise every branch of langdetect's text handling: Arabic (with diacritics, Persian
@@ -117,6 +113,14 @@ def test_inlined_draws_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) ->
     assert [detect_language(text) for text in VARIED_TEXTS] == inlined
 
 
+def test_without_the_batch_detector_the_answers_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pl.DataFrame({"text_norm": VARIED_TEXTS})
+    batch = detect_languages(frame)
+    clear_language_caches()
+    monkeypatch.setattr(language, "inline_draws_match_choice", lambda: False)  # a Python whose choice differs
+    assert_frame_equal(detect_languages(frame), batch)
+
+
 def test_langdetect_without_numpy_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     vectorized = [detect_language(text) for text in VARIED_TEXTS]
     monkeypatch.setattr(language, "HAS_NUMPY", False)
@@ -151,9 +155,9 @@ def test_each_distinct_prefix_is_detected_once_and_cached(monkeypatch: pytest.Mo
     seen: list[str] = []
     original = language._detect_uncached
 
-    def spy(texts: list[str], backend: str, workers: int) -> list[tuple[str | None, float | None]]:
+    def spy(texts: list[str], backend: str) -> list[tuple[str | None, float | None]]:
         seen.extend(texts)
-        return original(texts, backend, workers)
+        return original(texts, backend)
 
     monkeypatch.setattr(language, "_detect_uncached", spy)
     long_text = "ا" * 10 + " خبر " * (language.DETECTION_PREFIX_CHARS // 4)
@@ -172,27 +176,6 @@ def test_cache_forgets_least_recently_used() -> None:
     cache.store(["c"], [("fr", 1.0)])
     assert cache.lookup(["a", "b", "c"]) == [("ar", 1.0), None, ("fr", 1.0)]
     assert len(cache) == 2
-
-
-def test_process_pool_gives_the_serial_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(language, "POOL_CHUNK_TEXTS", 7)
-    texts = [f"{text} {number}" for number in range(4) for text in VARIED_TEXTS]
-    frame = pl.DataFrame({"row": list(range(len(texts))), "text_norm": texts})
-    serial = detect_languages(frame, workers=1)
-    clear_language_caches()
-    try:
-        pooled = detect_languages(frame, workers=2)
-        assert language._pool is not None  # the pool really ran
-    finally:
-        shutdown_language_pool()
-    assert_frame_equal(pooled, serial)
-
-
-def test_workers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(language.WORKERS_ENV, "3")
-    assert default_workers() == 3
-    monkeypatch.setenv(language.WORKERS_ENV, "many")
-    assert default_workers() >= 1
 
 
 def test_unknown_backend_is_refused() -> None:
@@ -227,33 +210,3 @@ def test_fasttext_backend_without_its_extra_names_the_extra(monkeypatch: pytest.
             detect_languages(pl.DataFrame({"text_norm": ["خبر عاجل"]}), backend="fasttext")
     finally:
         fasttext_detector.cache_clear()
-
-
-#: A main script that counts its imports in a file: spawned pool workers must not re-import it.
-COUNTING_MAIN_SCRIPT = """
-import subprocess
-import sys
-from pathlib import Path
-
-with Path(sys.argv[1]).open("a") as imports:
-    imports.write(__name__ + "\\n")
-
-if __name__ == "__main__":
-    import polars as pl
-
-    from akhbar.language import detect_languages, shutdown_language_pool
-
-    frame = pl.DataFrame({"text_norm": ["خبر عاجل من القاهرة", "breaking news from cairo"]})
-    print(detect_languages(frame, workers=2).get_column("lang").to_list())
-    shutdown_language_pool()
-"""
-
-
-def test_pool_workers_do_not_import_the_main_script(tmp_path: Path) -> None:
-    script, imports = tmp_path / "main_script.py", tmp_path / "imports.txt"
-    script.write_text(COUNTING_MAIN_SCRIPT, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(script), str(imports)], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.strip() == "['ar', 'en']"  # the pool really detected
-    assert imports.read_text().split() == ["__main__"]  # not "__mp_main__" once per worker
