@@ -109,12 +109,13 @@ def render_markdown(datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> str:
     parts = [
         "# akhbar data dictionary",
         f"Generated from `schemas/datasets.py`; do not edit by hand. Regenerate with `{REGENERATE_COMMAND}`.",
-        "Each dataset is a folder of the lake, `<lake>/<dataset>/*.parquet`, read as one table with "
-        "`read_parquet('<lake>/<dataset>/**/*.parquet', hive_partitioning = true)` (in `akhbar sql` it is "
-        "simply a view named after the dataset). Every description below is also stored in each Parquet "
-        "file, as the `description` metadata of its field; the schema metadata carries `akhbar.dataset`, "
-        "`akhbar.schema_version` and `akhbar.row`. Timestamps are UTC. `dictionary<string>` columns are "
-        "dictionary-encoded strings (plain strings to DuckDB, pandas categoricals, polars categoricals).",
+        "Each dataset is a Delta Lake table in a folder of the lake, `<lake>/<dataset>/` (in `akhbar sql` it "
+        "is simply a view named after the dataset; after a run the folder's `*.parquet` files are exactly the "
+        "table's live files). Every description below is stored in the table's schema and in each Parquet "
+        "file, as the `description` metadata of its field; the table's name and description are the "
+        "dataset's, and its creation commit records `akhbar.schema_version`. Timestamps are UTC. "
+        "`dictionary<string>` columns are dictionary-encoded in the Parquet files and plain strings in the "
+        "table's schema (strings to DuckDB, polars and pandas through deltalake).",
         "Datasets: " + ", ".join(f"`{entry.name}`" for entry in entries) + ".",
     ]
     for entry in entries:

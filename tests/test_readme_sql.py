@@ -89,7 +89,7 @@ PYTHON_BLOCKS = [block for block in BLOCKS if block.language == "python"]
 def test_the_documents_hold_the_five_questions_and_three_loads() -> None:
     assert sorted(block.question for block in SQL_BLOCKS if block.question) == [1, 2, 3, 4, 5]
     loaders = " ".join(block.code for block in PYTHON_BLOCKS)
-    for call in ("pd.read_parquet(", "pl.scan_parquet(", "spark.read"):
+    for call in ("DeltaTable(", ".to_pandas(", "pl.scan_delta(", 'spark.read.format("delta")'):
         assert call in loaders
 
 
@@ -156,6 +156,8 @@ def test_fact_answers_on_the_seed(seed_root: Path) -> None:
 def _spark_missing() -> str | None:
     if importlib.util.find_spec("pyspark") is None:
         return "pyspark is not installed: the Spark snippet is not run in CI (the text says how to run it by hand)"
+    if importlib.util.find_spec("delta") is None:
+        return "delta-spark is not installed: the Spark snippet is not run in CI"
     if shutil.which("java") is None:
         return "no Java runtime for Spark: the Spark snippet is not run in CI"
     return None
