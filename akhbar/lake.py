@@ -568,6 +568,11 @@ def prepare_lake(lake: Path) -> list[str]:
     check_lake_folder(lake)  # before the lock: its file must not land in a folder that is not a lake
     with lake_lock(lake):
         ensure_lake(lake)
+        from akhbar.lake_check import damaged_files
+
+        if damaged := damaged_files(lake):
+            named = "; ".join(f"{d.dataset} file {d.path} ({d.error})" for d in damaged)
+            raise LakeError(f"the lake {lake} has damaged data files: {named}; run `akhbar lake repair --lake {lake}`")
         undone = [f"removed {path}, left by an interrupted run" for path in remove_temporaries(lake)]
         undone += recover_intents(lake)
     undone += [f"removed {path}, left by an interrupted run" for path in remove_abandoned_staging(lake)]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from akhbar.decode import DEFAULT_CHUNK_BYTES
-from akhbar.lake import prepare_lake
+from akhbar.lake import auto_compact, lake_lock, prepare_lake
 from akhbar.publish import BatchResult, DocumentResult, apply_path_changes, publish_batch
 from akhbar.stages import (
     StageOptions,
@@ -46,6 +46,8 @@ def ingest_paths(
         batch = run_stages(batch, options)
         results.append(publish_batch(batch, lake, run_id, taxonomy.version, plan.superseded_by, plan.reingested))
     apply_path_changes(lake, plan.path_changes)
+    with lake_lock(lake):  # as after a flow run: compact crowded tables, folders = live files
+        auto_compact(lake)
     return results, failures
 
 

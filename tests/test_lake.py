@@ -34,6 +34,7 @@ from akhbar.lake import (
     lake_lock,
     prepare_lake,
     scan_dataset,
+    write_text_atomically,
 )
 from akhbar.lake_check import check_lake_invariants
 from akhbar.migrate import migrate_lake
@@ -219,3 +220,18 @@ def test_lock_makes_another_process_wait_and_says_so(tmp_path: Path) -> None:
         holder.wait(timeout=10)
     assert waits and "another akhbar run" in waits[0] and str(tmp_path) in waits[0]
     assert waited > 0.1
+
+
+def test_a_page_written_aside_leaves_the_old_one_whole_when_the_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "report.html"
+    page.write_text("old page")
+
+    def disk_full(source: object, target: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("akhbar.lake.os.replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_text_atomically(page, "new page")
+    assert page.read_text() == "old page"

@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from akhbar.lake import LakeError, check_lake_folder, is_lake
+from akhbar.lake_check import damaged_files
 from akhbar.topics import TaxonomyError, load_taxonomy
 
 #: Modules each optional extra provides (pyproject.toml [project.optional-dependencies]).
@@ -67,6 +69,14 @@ def lake_problem(lake: Path) -> str | None:
         if existing == lake.absolute():
             return f"the lake folder is not writable: {lake}"
         return f"cannot create the lake {lake}: {existing} is not writable"
+    try:
+        check_lake_folder(lake)
+        damaged = damaged_files(lake) if is_lake(lake) else []
+    except LakeError as error:
+        return str(error)
+    if damaged:
+        named = "; ".join(f"{d.dataset} file {d.path} ({d.error})" for d in damaged)
+        return f"the lake {lake} has damaged data files: {named}; run `akhbar lake repair --lake {lake}`"
     return None
 
 
