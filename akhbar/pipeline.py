@@ -12,6 +12,7 @@ from pathlib import Path
 from akhbar.decode import DEFAULT_CHUNK_BYTES
 from akhbar.lake import auto_compact, lake_lock, prepare_lake
 from akhbar.publish import BatchResult, DocumentResult, apply_path_changes, publish_batch
+from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.stages import (
     StageOptions,
     cached_taxonomy,
@@ -33,6 +34,8 @@ def ingest_paths(
     *,
     force: bool = False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    batch_max_bytes: int = BATCH_MAX_BYTES,
+    batch_max_files: int = BATCH_MAX_FILES,
 ) -> tuple[list[BatchResult], list[FileFailure]]:
     """Ingest files into the lake, batch by batch; returns what each batch wrote and the files that failed."""
     options = options or StageOptions()
@@ -41,7 +44,7 @@ def ingest_paths(
     planned, failures = fingerprint_files(sources)
     plan = plan_ingest(lake, planned, taxonomy.version, force=force)
     results = []
-    for number, files in enumerate(plan_batches(plan.to_ingest), start=1):
+    for number, files in enumerate(plan_batches(plan.to_ingest, batch_max_bytes, batch_max_files), start=1):
         batch = decode_batch(files, number, work_root, plan.paths_by_doc, chunk_bytes)
         batch = run_stages(batch, options)
         results.append(publish_batch(batch, lake, run_id, taxonomy.version, plan.superseded_by, plan.reingested))

@@ -141,8 +141,10 @@ def plan_ingest(lake: Path, planned: list[PlannedFile], taxonomy_version: str, *
             superseded[replacing].append(doc_id)  # leaves in the same commit that adds its replacement
         else:
             changes[doc_id] = new_paths
+    # A document of this run keeps the paths the lake knows for it that no input of this run
+    # contradicts (paths not given to this run still hold it, as far as akhbar knows).
     all_paths = {
-        doc_id: tuple(sorted({*paths, *(known_paths.get(doc_id, ()) if doc_id in current else ())}))
+        doc_id: tuple(sorted({*paths, *(p for p in known_paths.get(doc_id, ()) if holder_of.get(p, doc_id) == doc_id)}))
         for doc_id, paths in paths_by_doc.items()
     }
     return IngestPlan(
