@@ -41,7 +41,6 @@ from typing import Literal
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
 from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
@@ -578,7 +577,3 @@ def prepare_lake(lake: Path) -> list[str]:
     undone += [f"removed {path}, left by an interrupted run" for path in remove_abandoned_staging(lake)]
     return undone
 
-
-def read_parquet_schema(path: Path) -> pa.Schema:
-    """The Arrow schema of one Parquet file (for tests and tools)."""
-    return pq.read_schema(path)
