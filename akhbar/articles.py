@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas import ARTICLES
+
 #: Reporting verbs (past tense, masculine, text_norm form) that continue a story after و/ف.
 REPORTING_VERBS = (
     "قال", "اضاف", "اكد", "اشار", "تابع", "لفت", "اوضح", "شدد", "اعلن", "ذكر", "بين", "اعتبر",
@@ -77,19 +79,9 @@ CONTINUATION_CUE = continuation_cue_pattern()
 
 ROW = "_articles_row"
 
+#: The articles columns this module builds (publishing adds run_id and processed_at), typed as declared.
 ARTICLE_SCHEMA: dict[str, pl.DataType] = {
-    "article_id": pl.String(),
-    "doc_id": pl.String(),
-    "first_line_no": pl.Int64(),
-    "last_line_no": pl.Int64(),
-    "segment_count": pl.Int64(),
-    "text": pl.String(),
-    "topic": pl.String(),
-    "lang": pl.String(),
-    "is_truncated": pl.Boolean(),
-    "published_at": pl.Datetime("us", "UTC"),
-    "dates": pl.List(pl.Date()),
-    "countries": pl.List(pl.String()),
+    name: dtype for name, dtype in ARTICLES.polars_schema().items() if name not in ("run_id", "processed_at")
 }
 #: Topic of an article whose segments carry no positive score.
 FALLBACK_TOPIC = "other"

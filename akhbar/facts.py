@@ -68,6 +68,7 @@ import polars as pl
 
 from akhbar.arabic import CURRENCY_FORMS
 from akhbar.places import find_countries_and_words, spread
+from schemas import SEGMENTS
 
 # --- shared vocabulary (all in text_norm form) ---------------------------------------------------
 
@@ -275,9 +276,9 @@ TEXT = "_facts_text"
 MATCH = "_facts_match"
 CLEAN = "_facts_clean"
 
-DATE_LIST = pl.List(pl.Date)
-STRING_LIST = pl.List(pl.String)
-QUANTITY_STRUCT = pl.Struct({"value": pl.Float64, "unit": pl.String, "kind": pl.String})
+DATE_LIST = SEGMENTS.polars_dtype("dates")
+STRING_LIST = SEGMENTS.polars_dtype("unresolved_dates")
+QUANTITY_STRUCT = SEGMENTS.polars_dtype("quantities").inner  # type: ignore[attr-defined]
 QUANTITY_LIST = pl.List(QUANTITY_STRUCT)
 UTC_MICROS = pl.Datetime("us", "UTC")
 #: The columns extract_facts appends (replaced when already present).

@@ -116,9 +116,7 @@ def run_record(summary: RunSummary) -> pl.DataFrame:
             "taxonomy_version": [summary.taxonomy_version],
         },
         schema_overrides={
-            "topic_counts": pl.List(pl.Struct({"topic": pl.String, "count": pl.Int64})),
-            "lang_counts": pl.List(pl.Struct({"lang": pl.String, "count": pl.Int64})),
-            "quarantine_counts": pl.List(pl.Struct({"reason": pl.String, "count": pl.Int64})),
+            name: RUNS.polars_dtype(name) for name in ("topic_counts", "lang_counts", "quarantine_counts")
         },
     )
 

@@ -27,13 +27,14 @@ from pathlib import Path
 import polars as pl
 
 from akhbar.arabic import ARTICLE, TEH_MARBUTA, article_forms, is_arabic, normalize_words
+from schemas import SEGMENTS
 
 OTHER_TOPIC = "other"
 
 #: Columns appended by :func:`classify_topics`, in order.
 TOPIC_COLUMNS = ("topic", "topic_confidence", "topic_scores", "matched_terms")
-TOPIC_SCORES_DTYPE = pl.List(pl.Struct({"topic": pl.String, "score": pl.Float64}))
-MATCHED_TERMS_DTYPE = pl.List(pl.Struct({"topic": pl.String, "term": pl.String}))
+TOPIC_SCORES_DTYPE = SEGMENTS.polars_dtype("topic_scores")
+MATCHED_TERMS_DTYPE = SEGMENTS.polars_dtype("matched_terms")
 
 PACKAGED_TAXONOMY = "taxonomy.toml"
 

@@ -93,6 +93,10 @@ class DatasetSchema:
             }
         )
 
+    def polars_dtype(self, name: str) -> pl.DataType:
+        """The polars dtype of one column (what stages that build it cast to)."""
+        return self.polars_schema()[name]
+
     def empty_frame(self) -> pl.DataFrame:
         """A zero-row polars frame with this dataset's columns and types."""
         return pl.from_arrow(self.arrow_schema().empty_table())  # type: ignore[return-value]
