@@ -251,3 +251,35 @@ def test_review_command_outside_a_lake_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["review", "--lake", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: not an akhbar lake: {tmp_path}"
+
+
+# --- datasets as assets ---------------------------------------------------------------------------
+
+
+def test_asset_keys_are_the_tables_uris_without_characters_prefect_forbids(tmp_path: Path) -> None:
+    from prefect.assets import Asset
+
+    from akhbar.assets import dataset_asset_key
+
+    assert dataset_asset_key(tmp_path / "lake", SEGMENTS) == f"file://{tmp_path.resolve()}/lake/segments"
+    assert dataset_asset_key(Path("/srv/my lake#2"), SEGMENTS) == "file:///srv/my_lake_2/segments"
+    assert dataset_asset_key("s3://news/lake/", DOCUMENTS) == "s3://news/lake/documents"
+    assert dataset_asset_key(Path("/srv/أخبار"), SEGMENTS) == "file:///srv/أخبار/segments"  # not %-encoded
+    for key in ("file:///srv/my_lake_2/segments", "file:///srv/أخبار/segments"):
+        assert Asset(key=key).key == key  # Prefect accepts it
+
+
+def test_materializations_name_the_datasets_written_with_version_and_rows(lake: Path) -> None:
+    from akhbar.assets import dataset_asset_key, materializations
+
+    rows = _queue_input().collect().height
+    found = materializations(lake, (SEGMENTS, DOCUMENTS), {"segments": rows, "documents": 0}, "r1")
+    assert [(m.dataset, m.key) for m in found] == [("segments", dataset_asset_key(lake, SEGMENTS))]
+    assert found[0].metadata == {
+        "dataset": "segments",
+        "table_version": 1,  # created empty (0), then one commit
+        "rows": rows + 1,  # both runs' rows
+        "rows_written": rows,
+        "schema_version": SEGMENTS.version,
+        "run_id": "r1",
+    }
