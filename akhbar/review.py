@@ -184,11 +184,13 @@ def known_topics(segments: pl.LazyFrame) -> list[str]:
 
 
 def artifact_rows(frame: pl.DataFrame) -> list[ArtifactRow]:
-    """A samples or queue frame as table-artifact rows: matched terms as one string, scores rounded."""
+    """A samples or queue frame as table-artifact rows: matched terms as one string, scores rounded, text last."""
     shown = frame.with_columns(pl.col(pl.Float64).round(2))
     if "matched_terms" in shown.columns:
         # The terms only: each sample's topic is in its own column, and the terms read as Arabic.
         terms = pl.col("matched_terms").list.eval(pl.element().struct.field("term")).list.unique(maintain_order=True)
         shown = shown.with_columns(matched_terms=terms.list.join("، "))
+    if "text" in shown.columns:  # last: a long text then scrolls instead of pushing the other columns away
+        shown = shown.select(pl.exclude("text"), "text")
     rows: list[ArtifactRow] = shown.to_dicts()
     return rows

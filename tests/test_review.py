@@ -170,7 +170,13 @@ def test_artifact_rows_join_the_terms_and_round_scores() -> None:
                                                          {"topic": "gold_prices", "term": "عيار"},
                                                          {"topic": "gold_prices", "term": "الذهب"}]]}
     )  # fmt: skip
-    assert artifact_rows(frame) == [{"topic_confidence": 0.69, "matched_terms": "الذهب، عيار"}]
+    assert artifact_rows(frame.with_columns(text=pl.lit(GOLD)).select("text", "topic_confidence", "matched_terms")) == [
+        {"topic_confidence": 0.69, "matched_terms": "الذهب، عيار", "text": GOLD}
+    ]
+    assert list(artifact_rows(frame.with_columns(text=pl.lit(GOLD)).select("text", "matched_terms"))[0]) == [
+        "matched_terms",
+        "text",
+    ]
 
 
 # --- the lake and the command --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -68,6 +69,8 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+    # The UI asks this server, not the default port 4200 (`--port` does not change what the UI calls).
+    env["PREFECT_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
     log = (home / "server.log").open("w")
     server = subprocess.Popen(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -403,3 +406,170 @@ def test_segments_materialization_triggers_the_report_deployment(ui_run: UiRun, 
     out = tmp_path / "site" / "report.html"
     assert rebuild_report.fn(str(ui_run.lake), str(out)) == str(out)
     assert "<h1>akhbar lake report</h1>" in out.read_text(encoding="utf-8")
+
+
+# --- end to end: the Prefect UI as a person sees it, in headless Chromium --------------------------
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+SCREENSHOTS = REPO_ROOT / "data"
+#: Finds the text node holding `text` and reports where its characters are drawn and its direction.
+LAYOUT_SCRIPT = """
+((text, firstWord) => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode()) && !node.data.includes(text)) {}
+  if (!node) return null;
+  const start = node.data.indexOf(text);
+  const box = (from, to) => {
+    const range = document.createRange();
+    range.setStart(node, start + from);
+    range.setEnd(node, start + to);
+    const r = range.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, width: r.width};
+  };
+  const second = text.indexOf(" ", firstWord.length + 1);
+  return {
+    firstLetter: box(0, 1),
+    lastLetter: box(firstWord.length - 1, firstWord.length),
+    firstWord: box(0, firstWord.length),
+    secondWord: box(firstWord.length + 1, second < 0 ? text.length : second),
+    direction: getComputedStyle(node.parentElement).direction,
+  };
+})
+"""
+
+
+class Page:
+    """One headless Chromium tab driven over the DevTools protocol (a websocket, no extra packages)."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.sync.client import connect
+
+        self._socket = connect(url, max_size=None, open_timeout=30)
+        self._next = 0
+        for domain in ("Page", "Runtime", "DOM", "CSS"):
+            self.call(f"{domain}.enable")
+        self.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000, deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, **params: object) -> dict[str, Any]:
+        self._next += 1
+        self._socket.send(json.dumps({"id": self._next, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._socket.recv(timeout=60))
+            if message.get("id") == self._next:
+                assert "error" not in message, message
+                return dict(message["result"])
+
+    def evaluate(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def open(self, url: str, shows: str) -> None:
+        """Navigate and wait until the page's text contains ``shows`` (the UI renders client-side)."""
+        self.call("Page.navigate", url=url)
+        check = f"!!document.body && document.body.innerText.includes({json.dumps(shows)})"
+        try:
+            _wait_until(lambda: self.evaluate(check), 90, f"{url} to show {shows!r}")
+        except AssertionError as error:
+            shown = self.evaluate("document.location.href + '\\n' + (document.body ? document.body.innerText : '')")
+            raise AssertionError(f"{error}; the page shows: {str(shown)[:2000]}") from None
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def fonts_of(self, text: str) -> dict[str, int]:
+        """Glyphs drawn per platform font in the element whose text node is ``text``."""
+        find = (
+            "(() => { const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); let node;"
+            f" while ((node = walker.nextNode()) && node.data.trim() !== {json.dumps(text)}) {{}}"
+            " return node ? node.parentElement : null; })()"
+        )
+        found = self.call("Runtime.evaluate", expression=find)["result"]
+        assert "objectId" in found, f"no element shows {text!r}"
+        self.call("DOM.getDocument", depth=0)
+        node = self.call("DOM.requestNode", objectId=found["objectId"])["nodeId"]
+        fonts = self.call("CSS.getPlatformFontsForNode", nodeId=node)["fonts"]
+        return {font["familyName"]: font["glyphCount"] for font in fonts}
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+@pytest.fixture
+def chromium_page(tmp_path: Path) -> Iterator[Page]:
+    """A headless Chromium with one blank tab, driven over its DevTools websocket."""
+    assert CHROMIUM is not None
+    port = _free_port()
+    browser = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+         "--disable-background-networking", "--disable-component-update", f"--remote-debugging-port={port}",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    targets: list[dict[str, str]] = []
+
+    def listening() -> bool:
+        nonlocal targets
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as response:
+                targets = [t for t in json.load(response) if t.get("type") == "page"]
+        except OSError:
+            return False
+        return bool(targets)
+
+    try:
+        _wait_until(listening, 60, "Chromium's DevTools endpoint")
+        page = Page(targets[0]["webSocketDebuggerUrl"])
+        yield page
+        page.close()
+    finally:
+        os.killpg(browser.pid, signal.SIGTERM)
+        browser.wait(timeout=30)
+
+
+def _arabic_font_families() -> set[str]:
+    """Font families installed that have Arabic letters (fontconfig's view, which Chromium uses)."""
+    listed = subprocess.run(["fc-list", ":charset=0627 0644", "family"], capture_output=True, text=True, check=True)
+    return {family for line in listed.stdout.splitlines() for family in line.split(",") if family}
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_prefect_ui_renders_the_arabic_samples(ui_run: UiRun, chromium_page: Page) -> None:
+    from PIL import Image
+
+    ui = ui_run.env["PREFECT_API_URL"].removesuffix("/api")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with _client(ui_run.env) as client:  # type: ignore[attr-defined]
+        flow_run = client.read_flow_run(ui_run.flow_run_id)
+    # Its logs are loaded once the run's last line shows.
+    last_log = f"run {ui_run.run['run_id']} finished"
+    chromium_page.open(f"{ui}/runs/flow-run/{ui_run.flow_run_id}", shows=last_log)
+    assert flow_run.name in chromium_page.evaluate("document.body.innerText")
+    chromium_page.screenshot(SCREENSHOTS / "ui-flow-run.png")
+
+    artifact = _artifact(ui_run.env, ui_run.flow_run_id, "topic-samples")
+    text = WEAK_LINE  # letters and spaces only: every glyph must come from a font with Arabic letters
+    assert text in [row["text"] for row in _rows(artifact)]
+    chromium_page.open(f"{ui}/artifacts/artifact/{artifact.id}", shows=text)
+    shot = SCREENSHOTS / "ui-topic-samples.png"
+    chromium_page.screenshot(shot)
+    with Image.open(shot) as image:
+        assert image.size == (1400, 1000)
+        assert len({color for _, color in image.convert("RGB").getcolors(maxcolors=1 << 20) or []}) > 50
+
+    # No tofu: every letter of the cell is drawn by a font that has Arabic letters; a font without
+    # them (the UI's Latin web font) may draw the spaces only — a missing letter would be one more.
+    assert re.fullmatch(r"[\u0621-\u064a ]+", text)
+    fonts = chromium_page.fonts_of(text)
+    arabic = _arabic_font_families()
+    assert sum(n for family, n in fonts.items() if family in arabic) > 0, fonts
+    assert sum(n for family, n in fonts.items() if family not in arabic) <= text.count(" "), fonts
+    # Right to left: a word's first letter is drawn right of its last, the first word right of the second.
+    first_word = text.split(" ")[0]
+    layout = chromium_page.evaluate(f"({LAYOUT_SCRIPT})({json.dumps(text)}, {json.dumps(first_word)})")
+    assert layout is not None, "the sample's text is not in the page"
+    assert layout["firstLetter"]["left"] > layout["lastLetter"]["left"], layout
+    assert layout["firstWord"]["top"] == layout["secondWord"]["top"], layout  # one short line
+    assert layout["firstWord"]["left"] > layout["secondWord"]["right"] - 1, layout
