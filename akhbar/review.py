@@ -79,9 +79,17 @@ def snippet(text: pl.Expr, max_chars: int = SNIPPET_CHARS) -> pl.Expr:
     return pl.when(text.str.len_chars() > max_chars).then(head + "…").otherwise(text)
 
 
-def _with_source(segments: pl.LazyFrame, documents: pl.LazyFrame) -> pl.LazyFrame:
-    """Segments with their document's ``source_path`` (null when the document row is missing)."""
-    return segments.join(documents.select("doc_id", "source_path"), on="doc_id", how="left")
+def _with_details(picked: pl.DataFrame, segments: pl.LazyFrame, documents: pl.LazyFrame) -> pl.LazyFrame:
+    """The picked segments with their text (cut), matched terms, line and document's ``source_path``."""
+    # Picks are made on the small columns; the text is read only for the few segments picked.
+    details = segments.filter(pl.col("segment_id").is_in(picked.get_column("segment_id").implode())).select(
+        "segment_id", "doc_id", "line_no", "text", "matched_terms"
+    )
+    return (
+        picked.lazy()
+        .join(details, on="segment_id", how="left")
+        .join(documents.select("doc_id", "source_path"), on="doc_id", how="left")
+    )
 
 
 def topic_samples(
@@ -94,7 +102,7 @@ def topic_samples(
     """Per topic, its ``per_end`` most and ``per_end`` least confident segments; ties by segment_id."""
     # Sorted by confidence then segment_id, so an ordinal rank breaks ties by segment_id both ways.
     ranked = (
-        segments.select("segment_id", "doc_id", "line_no", "text", "topic", "topic_confidence", "matched_terms")
+        segments.select("segment_id", "topic", "topic_confidence")
         .sort("topic", "topic_confidence", "segment_id")
         .with_columns(
             least=pl.int_range(pl.len()).over("topic"),
@@ -102,13 +110,17 @@ def topic_samples(
         )
     )
     is_most = pl.col("most") < per_end
-    picked = ranked.filter(is_most | (pl.col("least") < per_end)).with_columns(
-        pick=pl.when(is_most).then(pl.lit(MOST_CONFIDENT)).otherwise(pl.lit(LEAST_CONFIDENT)),
-        order=pl.when(is_most).then(pl.col("most")).otherwise(per_end + pl.col("least")),
-        text=snippet(pl.col("text"), max_chars),
+    picked = (
+        ranked.filter(is_most | (pl.col("least") < per_end))
+        .with_columns(
+            pick=pl.when(is_most).then(pl.lit(MOST_CONFIDENT)).otherwise(pl.lit(LEAST_CONFIDENT)),
+            order=pl.when(is_most).then(pl.col("most")).otherwise(per_end + pl.col("least")),
+        )
+        .collect(engine="streaming")
     )
     return (
-        _with_source(picked, documents)
+        _with_details(picked, segments, documents)
+        .with_columns(text=snippet(pl.col("text"), max_chars))
         .sort("topic", "order")
         .select(SAMPLE_SCHEMA.names())
         .cast(SAMPLE_SCHEMA)
@@ -140,7 +152,7 @@ def review_queue(
     """
     ranked = _ranked_scores()
     top, second = ranked.list.get(0, null_on_oob=True), ranked.list.get(1, null_on_oob=True)
-    scored = segments.select("segment_id", "doc_id", "line_no", "text", "topic", "topic_confidence", "topic_scores")
+    scored = segments.select("segment_id", "topic", "topic_confidence", "topic_scores")
     scored = scored.with_columns(
         top_topic=top.struct.field("topic"),
         top_score=top.struct.field("score"),
@@ -160,15 +172,19 @@ def review_queue(
         separator=", ",
         ignore_nulls=True,
     )
-    chosen = (
+    order = ["topic_confidence", "gap", "segment_id"]
+    picked = (
         queued.with_columns(gap=pl.col("top_score") - pl.col("second_score"))
-        .sort("topic_confidence", "gap", "segment_id", nulls_last=True)
+        .sort(order, nulls_last=True)
         .head(limit)
-        .with_columns(reason=reason, text=snippet(pl.col("text"), max_chars))
+        .with_columns(reason=reason)
+        .drop("topic_scores")
+        .collect(engine="streaming")
     )
     return (
-        _with_source(chosen, documents)
-        .sort("topic_confidence", "gap", "segment_id", nulls_last=True)  # a join does not keep the order
+        _with_details(picked, segments, documents)
+        .with_columns(text=snippet(pl.col("text"), max_chars))
+        .sort(order, nulls_last=True)  # a join does not keep the order
         .select(QUEUE_SCHEMA.names())
         .cast(QUEUE_SCHEMA)
         .collect()
