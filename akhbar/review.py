@@ -147,7 +147,8 @@ def review_queue(
 ) -> pl.DataFrame:
     """Segments to review, least confident first: confidence below ``low_confidence`` or a close call.
 
-    A close call is a runner-up topic with a positive score within ``close_margin`` of the top score.
+    A close call is a runner-up topic (a positive score) within ``close_margin`` of the top score;
+    ``second_topic`` and ``second_score`` are null when there is no runner-up.
     With ``topic``, only segments of that topic or whose close call involves it.
     """
     ranked = _ranked_scores()
@@ -156,11 +157,12 @@ def review_queue(
     scored = scored.with_columns(
         top_topic=top.struct.field("topic"),
         top_score=top.struct.field("score"),
-        second_topic=second.struct.field("topic"),
-        second_score=second.struct.field("score"),
+        # A runner-up is a topic with some evidence: none when every other topic scored 0.
+        second_topic=pl.when(second.struct.field("score") > 0).then(second.struct.field("topic")),
+        second_score=pl.when(second.struct.field("score") > 0).then(second.struct.field("score")),
     ).with_columns(
         low=pl.col("topic_confidence") < low_confidence,
-        close=(pl.col("second_score") > 0) & (pl.col("top_score") - pl.col("second_score") < close_margin),
+        close=(pl.col("top_score") - pl.col("second_score") < close_margin).fill_null(False),
     )
     queued = scored.filter(pl.col("low") | pl.col("close"))
     if topic is not None:

@@ -141,8 +141,8 @@ def test_review_queue_lists_low_confidence_and_close_calls_least_confident_first
             "topic_confidence": [0.61, 0.69, 0.9],
             "top_topic": ["gold_prices", "diplomacy", "football"],
             "top_score": [2.0, 4.0, 5.0],
-            "second_topic": ["football", "football", "gold_prices"],  # ties at 0 keep taxonomy order
-            "second_score": [0.0, 3.0, 4.5],
+            "second_topic": [None, "football", "gold_prices"],  # no runner-up without a positive score
+            "second_score": [None, 3.0, 4.5],
             "text": ["الذهب في المتحف", TALKS, MATCH + " " + GOLD],
             "source_path": ["/in/news.txt"] * 3,
             "line_no": [4, 2, 5],

@@ -25,7 +25,8 @@ EXIT_USAGE = 2
 
 LakeOption = Annotated[
     Path | None,
-    typer.Option("--lake", help="Lake folder [default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake]."),
+    # "\\[" keeps rich (typer's help renderer) from reading the brackets as markup and dropping them.
+    typer.Option("--lake", help="Lake folder \\[default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake]."),
 ]
 
 
