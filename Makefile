@@ -29,9 +29,11 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/python -m pytest -q -m "not e2e"
 
-# Opens the HTML report in headless Chromium (Debian's package; needs root to install it).
+# Opens the HTML report, and the Prefect UI of a test server (a flow run, the topic-samples artifact), in
+# headless Chromium and checks the Arabic text (Debian's chromium and Arabic fonts; root to install them).
 test-e2e: $(VENV)/.dev-installed
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-core)
+	(command -v chromium && fc-list ':charset=0627' | grep -q .) >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-noto-core)
 	$(BIN)/python -m pytest -q -m e2e
 
 bench: $(VENV)/.dev-installed

@@ -16,6 +16,7 @@ from rich.table import Table
 from akhbar.commands.analytics import register as register_analytics_commands
 from akhbar.commands.lake import lake_app
 from akhbar.commands.preflight import lake_problem, missing_extra, taxonomy_problem
+from akhbar.commands.review import review as review_command
 from akhbar.config import ConfigError, Settings, load_settings
 from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
@@ -229,6 +230,7 @@ def _print_summary(summary: RunSummary) -> None:
 
 register_analytics_commands(app)
 app.add_typer(lake_app, name="lake")
+app.command("review")(review_command)
 
 if __name__ == "__main__":
     app()

@@ -26,12 +26,14 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from akhbar import stages
+from akhbar.assets import Materialization, materializations
 from akhbar.faults import checkpoint
 from akhbar.inputs import resolve_inputs
 from akhbar.lake import REPORT_FILE, lake_lock, prepare_lake, run_staging, write_text_atomically
@@ -39,19 +41,21 @@ from akhbar.language import Backend
 from akhbar.progress import current_progress
 from akhbar.publish import BatchResult, apply_path_changes, publish_batch
 from akhbar.report import figures_as_artifact_rows, render_report_html, report_figures
+from akhbar.review import artifact_rows, lake_frames, review_queue, topic_samples
 from akhbar.runs import (
     FileFailure,
     RunSummary,
     file_result_rows,
     quarantine_message,
     render_run_markdown,
+    run_record,
     write_run_record,
 )
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
 from flows.runners import RunnerKind, make_task_runner
-from schemas import ALL_DATASETS
+from schemas import ALL_DATASETS, RUNS
 
 #: Errors that retrying cannot fix: the input is missing, forbidden or not a file.
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -303,6 +307,7 @@ def _publish_artifacts(summary: RunSummary, lake: Path, *, new_data: bool) -> No
     create_table_artifact(
         key="ingest-files", table=file_result_rows(summary), description="per-file results of this run"
     )
+    _materialize_datasets(summary, lake)
     if not new_data:  # an idle scheduled run: nothing in the report would change
         return
     with lake_lock(lake):  # a concurrent run must not read or write a half-written page
@@ -319,3 +324,37 @@ def _publish_artifacts(summary: RunSummary, lake: Path, *, new_data: bool) -> No
             link_text=f"{dataset.name} dataset ({lake / dataset.name})",
             description=f"{dataset.name}: {dataset.row}",
         )
+    # Only this run's rows: the scans are filtered by run_id before anything is read.
+    segments, documents = lake_frames(lake, summary.run_id)
+    create_table_artifact(
+        key="topic-samples",
+        table=artifact_rows(topic_samples(segments, documents)),
+        description="per topic, the segments of this run the classifier is surest and least sure of",
+    )
+    create_table_artifact(
+        key="review-queue",
+        table=artifact_rows(review_queue(segments, documents)),
+        description="segments of this run to review: low confidence or two topics scored close",
+    )
+
+
+def _record_materializations(found: list[Materialization]) -> None:
+    """Attach each dataset's table version and row counts to its materialization event."""
+    for item in found:
+        add_asset_metadata(item.key, item.metadata)
+
+
+def _materialize_datasets(summary: RunSummary, lake: Path) -> None:
+    """Declare the datasets this run wrote to as materialized assets (events that can trigger deployments)."""
+    written = run_record(summary).row(0, named=True)
+    rows = {dataset.name: int(written.get(f"{dataset.name}_written") or 0) for dataset in ALL_DATASETS}
+    found = materializations(lake, ALL_DATASETS, rows | {RUNS.name: 1}, summary.run_id)
+    assets = [Asset(key=m.key, properties=AssetProperties(name=m.dataset, description=m.description)) for m in found]
+    # The keys depend on the lake, so the materializing task is made per run. Called, not submitted:
+    # it runs in the flow's process whatever the task runner, and emits its events when it completes.
+    if not assets:  # materialize() needs at least one asset
+        return
+    materializing = materialize(
+        *assets, by="akhbar", name="materialize", task_run_name=f"materialize {len(found)} dataset(s)"
+    )
+    materializing(_record_materializations)(found)
