@@ -50,7 +50,7 @@ class SqlFormat(StrEnum):
 
 LakeOption = Annotated[
     Path | None,
-    typer.Option("--lake", help="Lake folder [default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake]."),
+    typer.Option("--lake", help="Lake folder (default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake)."),
 ]
 
 

@@ -29,7 +29,7 @@ errors = Console(stderr=True, soft_wrap=True)
 
 LakeOption = Annotated[
     Path | None,
-    typer.Option("--lake", help="Lake folder [default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake]."),
+    typer.Option("--lake", help="Lake folder (default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake)."),
 ]
 
 
