@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,10 +10,13 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
+from akhbar.local_server import DEFAULT_PORT, prefect_api, prefect_home
+from akhbar.shutdown import terminate_children
 from flows.ingest import ingest
 
-#: Deployment name used by `akhbar serve` and in prefect.yaml.
-INBOX_DEPLOYMENT = "akhbar-inbox"
+#: The deployment `akhbar serve` creates. prefect.yaml's worker deployment is `akhbar-inbox`: distinct
+#: names, so that serving and deploying never overwrite each other's schedule or parameters.
+INBOX_DEPLOYMENT = "akhbar-inbox-served"
 
 
 def inbox_deployment(
@@ -35,6 +39,7 @@ def inbox_deployment(
             "paths": [str(inbox.resolve())],
             "lake": str(lake.resolve()),
             "topics": str(topics.resolve()) if topics else None,
+            "inbox": True,  # an empty or missing inbox is a quiet, successful run
         },
         description=f"Ingest new files of {inbox} into {lake}",
         # One run at a time: a run that starts while the previous one still works would pick up the
@@ -48,6 +53,17 @@ def inbox_deployment(
     return deployment
 
 
-def serve_inbox(deployment: RunnerDeployment) -> None:
-    """Serve a deployment in this process until interrupted (Prefect's `serve`)."""
-    serve(deployment)
+def serve_inbox(deployment: RunnerDeployment, port: int = DEFAULT_PORT, echo: Callable[[str], None] = print) -> None:
+    """Serve a deployment until SIGINT/SIGTERM (Prefect's `serve`), on a local server if none is configured.
+
+    Prefect's runner stops on either signal: it cancels the flow runs in flight (each stops its
+    stages before its staging folder goes) and pauses the deployment's schedule. Children still
+    alive then are ended before the local server is stopped, so that their last states reach it.
+    """
+    with prefect_api(prefect_home() / "server", port, services=True) as server:
+        if server is not None:
+            echo(f"Prefect UI: {server.ui_url} (a local server akhbar stops when it exits; log {server.log})")
+        try:
+            serve(deployment)
+        finally:
+            terminate_children(keep=server.process.pid if server is not None else None)
