@@ -41,7 +41,7 @@ from prefect.states import Cancelled, Completed, Failed
 from akhbar import stages
 from akhbar.faults import checkpoint
 from akhbar.inputs import InputProblem, InputSelection, resolve_inputs
-from akhbar.lake import REPORT_FILE, lake_lock, prepare_lake, run_staging, write_text_atomically
+from akhbar.lake import REPORT_FILE, STAGING_IN_USE, lake_lock, prepare_lake, run_staging, write_text_atomically
 from akhbar.language import Backend
 from akhbar.progress import current_progress
 from akhbar.publish import BatchResult, apply_path_changes, publish_batch
@@ -55,7 +55,15 @@ from akhbar.runs import (
     write_run_record,
 )
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
-from akhbar.shutdown import StopRequested, bounded, raise_if_stopped, request_stop, stop_reason, stop_requested
+from akhbar.shutdown import (
+    STOP_DEADLINE_SECONDS,
+    StopRequested,
+    bounded,
+    raise_if_stopped,
+    request_stop,
+    stop_reason,
+    stop_requested,
+)
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
 from flows.control import note_flow_run
@@ -255,7 +263,10 @@ def ingest(
         except BaseException as error:  # a signal, a cancellation (Prefect's TerminationSignal) or a bug
             request_stop(f"{type(error).__name__}: {error}" if not stop_requested() else stop_reason())
             # Stages already running finish first: the staging folder goes when this block ends.
-            _wait_all([future for _, chain in chains.values() for future in chain])
+            running = wait([f for _, chain in chains.values() for f in chain], timeout=STOP_DEADLINE_SECONDS).not_done
+            if running:  # abandoned with the process; the folder stays for the next run to remove
+                (work_root / STAGING_IN_USE).touch()
+                logger.warning("%d task run(s) still running after the stop; leaving %s", len(running), work_root)
             if not isinstance(error, StopRequested):
                 raise
             results, failed = _published(chains), []
@@ -299,7 +310,8 @@ def ingest(
     if summary.status == "failed":
         return Failed(message=f"nothing could be ingested: {message}", data=NothingIngested(message, summary))
     if not summary.documents and not summary.failures:  # an idle scheduled run is a success
-        return Completed(message=f"nothing new ({len(summary.already_ingested)} files already in the lake)",
+        known = len(summary.already_ingested)
+        return Completed(message=f"nothing new ({known} file{'s' if known != 1 else ''} already in the lake)",
                          data=summary)  # fmt: skip
     return Completed(message=f"{summary.status}: {message}", data=summary)
 
@@ -318,11 +330,6 @@ def select_inputs(paths: list[str], *, inbox: bool) -> InputSelection:
     empty = {f"no *.txt files under {path}" for path in paths}
     problems: list[InputProblem] = [p for p in selection.problems if p.message not in empty]
     return InputSelection(files=selection.files, problems=problems)
-
-
-def _wait_all(futures: list[PrefectFuture[object]]) -> None:
-    """Wait for task runs; after a stop request the ones not started end at once (Cancelled)."""
-    wait(futures)
 
 
 def _until_done(futures: list[PrefectFuture[R]]) -> Iterator[PrefectFuture[R]]:
