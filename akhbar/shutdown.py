@@ -184,12 +184,14 @@ def run_stoppable(
     work: Callable[[], T],
     deadline_seconds: float = STOP_DEADLINE_SECONDS,
     on_abandon: Callable[[], None] | None = None,
+    on_stop: Callable[[int], None] | None = None,
 ) -> tuple[T, int | None]:
     """Run ``work`` in a thread; its result and the first signal's number (None without a signal).
 
     After SIGINT/SIGTERM the work has ``deadline_seconds`` to return (it sees :func:`stop_requested`);
     if it does not, ``on_abandon`` runs (bounded by the caller) and the process exits with 128 + the
     signal's number through :func:`hard_exit`. A second signal exits at once the same way.
+    ``on_stop`` is called with the first signal's number (in the signal handler: keep it short).
     """
     if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
         return work(), None
@@ -203,7 +205,7 @@ def run_stoppable(
         except BaseException as error:  # handed to the main thread
             failure.append(error)
 
-    with stop_on_signals() as seen:
+    with stop_on_signals(on_stop) as seen:
         worker = threading.Thread(target=target, name="akhbar-run", daemon=True)
         worker.start()
         while worker.is_alive() and not seen.arrived.is_set():

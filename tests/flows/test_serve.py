@@ -50,7 +50,10 @@ class Serve:
         """Signal the serve process (only it, as a service manager does); seconds until it exited."""
         sent = time.monotonic()
         self.process.send_signal(sig)
-        self.process.wait(timeout=timeout_s)
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("".join(self.lines[-40:])) from None
         return time.monotonic() - sent
 
     def kill(self) -> None:
@@ -131,6 +134,7 @@ def test_serve_without_an_api_url_runs_schedules_on_its_own_server(
     assert any("prefect" in " ".join(p.cmdline()) and "server" in p.cmdline() for p in family[1:])
     seconds = serve.stop(signal.SIGTERM)
     assert seconds < 30, "".join(serve.lines[-30:])
+    assert serve.process.returncode == 0  # a stop asked for is the normal end of serving
     _assert_gone(family)  # the local server and any flow-run process went with it
 
 
@@ -150,9 +154,10 @@ def test_cancelling_a_served_run_stops_it_and_leaves_no_process(
     serve = Serve(env, "--inbox", str(inbox), "--lake", str(lake), "--interval", "3600")
     serving.append(serve)
     _wait_until(lambda: serve.said("being served") or serve.process.poll() is not None, 240, "akhbar serve")
-    subprocess.run(
-        [str(BIN / "prefect"), "deployment", "run", "ingest/akhbar-inbox-served"],
-        env=server_env, check=True, capture_output=True, timeout=120,
+    run_it = [str(BIN / "prefect"), "deployment", "run", "ingest/akhbar-inbox-served"]
+    _wait_until(  # the runner registers the deployment as it starts
+        lambda: subprocess.run(run_it, env=server_env, capture_output=True, timeout=120).returncode == 0,
+        120, "the served deployment", interval_s=2,
     )  # fmt: skip
     _wait_until(lambda: serve.said("akhbar: paused at after-segments"), 240, "the run to reach its publish")
     running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
