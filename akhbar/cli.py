@@ -84,7 +84,7 @@ def run(
         errors.print("nothing to ingest", highlight=False)
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=topics, runner=runner, language_backend=lang_backend)
-    from akhbar.local_server import prefect_api, prefect_home
+    from akhbar.local_server import configured_api_url, healthy, prefect_api, prefect_home
     from flows import ingest  # Prefect is imported only once its defaults are in place.
     from flows.control import mark_abandoned
     from flows.runners import RunnerKind, make_task_runner
@@ -107,7 +107,12 @@ def run(
     # Without PREFECT_API_URL, a local server outside our process group (akhbar/local_server.py); the
     # flow runs in a thread so that SIGINT/SIGTERM always reach this one (akhbar/shutdown.py).
     with prefect_api(prefect_home() / "server", None, services=False):
-        state, signum = run_stoppable(work, on_abandon=lambda: mark_abandoned("stopped by a signal"))
+        api = configured_api_url()
+        state, signum = run_stoppable(
+            work,
+            on_abandon=lambda: mark_abandoned("stopped by a signal"),
+            healthy=(lambda: healthy(api)) if api else None,
+        )
         if signum is not None:  # stopped in time: say how far it got, then exit 130/143 leaving no child
             errors.print(f"stopped: {state.message}", highlight=False, markup=False)
             hard_exit(exit_code_for(signum))

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
@@ -38,6 +39,12 @@ STOP_DEADLINE_SECONDS = 6.0
 ABANDON_SECONDS = 1.5
 #: Children get this long to exit after SIGTERM before they are killed.
 CHILD_TERM_SECONDS = 1.0
+#: How long the orchestration API may be unreachable before the run stops (``healthy`` below).
+API_LOST_SECONDS = 10.0
+#: How often the API's health is checked while a run works.
+HEALTH_CHECK_SECONDS = 2.0
+#: Exit code of a run stopped because the orchestration API went away (README "Exit codes").
+EXIT_API_LOST = 3
 #: The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 SIGNAL_EXIT_BASE = 128
 
@@ -180,11 +187,28 @@ def stop_on_signals(on_stop: Callable[[int], None] | None = None) -> Iterator[Si
             signal.signal(sig, handler)
 
 
+def _watch(worker: threading.Thread, seen: SignalStop, healthy: Callable[[], bool] | None) -> bool:
+    """Wait for the work to end or a signal; True if the API stopped answering first."""
+    last_answer = next_check = time.monotonic()
+    while worker.is_alive() and not seen.arrived.is_set():
+        worker.join(0.2)
+        now = time.monotonic()
+        if healthy is None or now < next_check:
+            continue
+        if healthy():
+            last_answer = now
+        elif now - last_answer > API_LOST_SECONDS:
+            return True
+        next_check = time.monotonic() + HEALTH_CHECK_SECONDS
+    return False
+
+
 def run_stoppable(
     work: Callable[[], T],
     deadline_seconds: float = STOP_DEADLINE_SECONDS,
     on_abandon: Callable[[], None] | None = None,
     on_stop: Callable[[int], None] | None = None,
+    healthy: Callable[[], bool] | None = None,
 ) -> tuple[T, int | None]:
     """Run ``work`` in a thread; its result and the first signal's number (None without a signal).
 
@@ -192,6 +216,9 @@ def run_stoppable(
     if it does not, ``on_abandon`` runs (bounded by the caller) and the process exits with 128 + the
     signal's number through :func:`hard_exit`. A second signal exits at once the same way.
     ``on_stop`` is called with the first signal's number (in the signal handler: keep it short).
+    ``healthy`` (the orchestration API answers) is checked every HEALTH_CHECK_SECONDS: after
+    API_LOST_SECONDS without an answer the work is stopped the same way and the process exits with
+    EXIT_API_LOST — nothing could report to the API any more, and its client would retry for minutes.
     """
     if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
         return work(), None
@@ -208,8 +235,17 @@ def run_stoppable(
     with stop_on_signals(on_stop) as seen:
         worker = threading.Thread(target=target, name="akhbar-run", daemon=True)
         worker.start()
-        while worker.is_alive() and not seen.arrived.is_set():
-            worker.join(0.2)
+        lost = _watch(worker, seen, healthy)
+        if lost:
+            print(
+                f"akhbar: the Prefect API has not answered for {API_LOST_SECONDS:.0f} s; stopping the run "
+                "(the lake keeps every finished batch; run again to resume)",
+                file=sys.stderr,
+                flush=True,
+            )
+            request_stop("the Prefect API is unreachable")
+            worker.join(deadline_seconds)
+            hard_exit(EXIT_API_LOST)
         if seen.arrived.is_set():
             worker.join(deadline_seconds)
             if worker.is_alive():

@@ -205,3 +205,36 @@ def test_without_an_api_url_nothing_outlives_a_stopped_run(
     _assert_nothing_left(family)
     assert "abandoning its in-flight work" in stderr
     _assert_readable(lake)
+
+
+def test_the_prefect_api_going_away_mid_run_ends_the_run_in_bounded_time(
+    server_env: dict[str, str],  # noqa: F811
+    inbox: Path,
+    clean_lake: Path,
+    tmp_path: Path,
+) -> None:
+    """A server killed while the run works: the run stops within API_LOST_SECONDS plus the stop
+    deadline (README: 30 s), exits 3, leaves a readable lake, and a re-run converges."""
+    from akhbar.local_server import free_port, start_local_server
+
+    server = start_local_server(tmp_path / "doomed-server", free_port(), services=False)
+    lake = tmp_path / "lake"
+    env = server_env | ONE_FILE_PER_BATCH | {"PREFECT_API_URL": server.api_url}
+    run = Run.start(env | {"AKHBAR_PAUSE_AT": "after-segments@2", "AKHBAR_PAUSE_SECONDS": "5"}, inbox, lake)
+    try:
+        assert run.paused.wait(PAUSE_TIMEOUT_SECONDS), "".join(run.lines[-30:])
+        family = run.family()
+        killed = time.monotonic()
+        os.killpg(server.process.pid, signal.SIGKILL)
+        run.process.wait(timeout=120)
+        seconds = time.monotonic() - killed
+    finally:
+        server.stop()
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+    stderr = "".join(run.lines)
+    assert run.process.returncode == 3, stderr[-3000:]
+    assert seconds < 30, stderr[-3000:]
+    assert stderr.count("the Prefect API has not answered") == 1
+    _assert_nothing_left(family)
+    _assert_converges(server_env, inbox, lake, clean_lake)
