@@ -29,6 +29,8 @@ DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 180.0
 #: After SIGTERM, the server gets this long before SIGKILL.
 STOP_TIMEOUT_SECONDS = 5.0
+#: How long the queued events and log lines of Prefect's clients may take to reach the local server.
+DRAIN_SECONDS = 10.0
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 
@@ -152,8 +154,19 @@ def prefect_api(home: Path, port: int | None, *, services: bool = True) -> Itera
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server
     finally:
+        drain_prefect_clients()  # else they try a stopped server at exit, for minutes
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+def drain_prefect_clients(timeout_s: float = DRAIN_SECONDS) -> None:
+    """Send the events and log lines Prefect still queues, while the server is still up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        with suppress(Exception):  # best effort: a run's data never depends on it
+            service.drain_all(timeout=timeout_s)
 
 
 def prefect_home() -> Path:

@@ -4,12 +4,14 @@ server), quiet idle runs, and a served run cancelled or a serve stopped without 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psutil
@@ -21,6 +23,8 @@ from akhbar.lake import REPORT_FILE, scan_dataset
 from schemas import ALL_DATASETS, DOCUMENTS
 
 pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Serve:
@@ -185,3 +189,57 @@ def test_cancelling_a_served_run_stops_it_and_leaves_no_process(
     family = serve.family()
     assert serve.stop(signal.SIGTERM) < 30
     _assert_gone(family)
+
+
+def test_served_and_worker_deployments_live_side_by_side(
+    server_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    seed_file: Path,
+    serving: list[Serve],
+) -> None:
+    """`akhbar serve` and `prefect deploy --all` + a process worker on one server: two deployments that
+    do not overwrite each other, and the worker's run ingests prefect.yaml's data/inbox."""
+    root = tmp_path / "project"  # a copy of the repository root, as a team's checkout
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "prefect.yaml", root / "prefect.yaml")
+    for package in ("akhbar", "flows", "schemas"):
+        (root / package).symlink_to(REPO_ROOT / package)
+    (root / "data" / "inbox").mkdir(parents=True)
+    (root / "data" / "inbox" / "seed.txt").write_bytes(seed_file.read_bytes())
+    # `{{ $PWD }}` in the pull step is the deploying shell's PWD; a subprocess's cwd does not set it.
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), server_env.get("PYTHONPATH")]))
+    env = server_env | {"PWD": str(root), "PYTHONPATH": python_path}
+    served_inbox = tmp_path / "served-inbox"
+    serve = Serve(env, "--inbox", str(served_inbox), "--lake", str(tmp_path / "served-lake"), "--interval", "3600")
+    serving.append(serve)
+    _wait_until(lambda: serve.said("being served") or serve.process.poll() is not None, 240, "akhbar serve")
+
+    def prefect(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(BIN / "prefect"), "--no-prompt", *args],
+            env=env, cwd=root, capture_output=True, text=True, timeout=timeout_s, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done
+
+    prefect("work-pool", "create", "akhbar", "--type", "process")
+    prefect("deploy", "--all")
+    names = ["akhbar-inbox", "akhbar-inbox-served"]
+    _wait_until(lambda: len(_deployments(server_env, names)) == 2, 60, "both deployments")
+    by_name = {d.name: d for d in _deployments(server_env, names)}
+    assert by_name["akhbar-inbox"].parameters["paths"] == ["data/inbox"]
+    assert by_name["akhbar-inbox-served"].parameters["paths"] == [str(served_inbox.resolve())]
+    assert by_name["akhbar-inbox"].work_pool_name == "akhbar"
+
+    prefect("deployment", "run", "ingest/akhbar-inbox")
+    prefect("worker", "start", "--pool", "akhbar", "--run-once", timeout_s=600)
+    assert _documents(root / "data" / "lake") == 1
+    assert serve.process.poll() is None  # the served deployment was not disturbed
+    serve.stop(signal.SIGTERM)
+
+
+def _deployments(env: dict[str, str], names: list[str]) -> list[Any]:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with _client(env) as client:  # type: ignore[attr-defined]
+        return list(client.read_deployments(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names))))
