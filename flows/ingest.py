@@ -61,6 +61,7 @@ from akhbar.shutdown import (
     bounded,
     raise_if_stopped,
     request_stop,
+    reset_stop,
     stop_reason,
     stop_requested,
 )
@@ -267,6 +268,8 @@ def ingest(
             if running:  # abandoned with the process; the folder stays for the next run to remove
                 (work_root / STAGING_IN_USE).touch()
                 logger.warning("%d task run(s) still running after the stop; leaving %s", len(running), work_root)
+            if isinstance(error, Exception) and not isinstance(error, StopRequested):
+                reset_stop()  # a failure, not a stop: later runs in this process must not inherit it
             if not isinstance(error, StopRequested):
                 raise
             results, failed = _published(chains), []

@@ -148,7 +148,12 @@ def test_cancelling_a_served_run_stops_it_and_leaves_no_process(
     seed_file: Path,
     serving: list[Serve],
 ) -> None:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
 
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
@@ -180,6 +185,9 @@ def test_cancelling_a_served_run_stops_it_and_leaves_no_process(
             return client.read_flow_run(UUID(str(flow_run.id))).state_type  # type: ignore[no-any-return]
 
     _wait_until(lambda: state() is StateType.CANCELLED, 60, "the flow run to end Cancelled")
+    with _client(server_env) as client:  # type: ignore[attr-defined]
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+    assert not [t.name for t in task_runs if t.state is not None and t.state.is_failed()]
     _assert_gone(engines)  # the run's process is gone, the pause abandoned
     assert time.monotonic() - cancelled_at < 60
     assert serve.process.poll() is None  # serving goes on

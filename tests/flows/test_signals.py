@@ -157,7 +157,9 @@ def test_sigterm_stops_the_run_cleanly_and_a_rerun_converges(
     record = scan_dataset(lake, RUNS).collect().row(-1, named=True)
     assert record["status"] == "interrupted"
     published = scan_dataset(lake, DOCUMENTS).collect().height
-    assert 1 <= record["documents_written"] == published < 4
+    # The paused publish finishes within the grace on an idle machine; on a loaded one it may commit
+    # just after the record was written: the record counts what the run saw finish.
+    assert 1 <= record["documents_written"] <= published < 4
 
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
