@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,7 +22,11 @@ from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
 from akhbar.runs import RunSummary, quarantine_message
 from akhbar.settings import apply_prefect_defaults
+from akhbar.shutdown import exit_code_for, hard_exit, run_stoppable
 from schemas import ALL_DATASETS
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 app = typer.Typer(help="Raw Arabic news text → clean, classified, typed Parquet datasets.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -138,22 +142,39 @@ def run(
         language_backend=_renamed(language_backend, lang_backend, "--lang-backend", "--language-backend"),
     )
     _preflight(settings)
+    from akhbar.local_server import configured_api_url, healthy, prefect_api, prefect_home
     from flows import ingest  # Prefect is imported only once its defaults are in place.
+    from flows.control import mark_abandoned
     from flows.runners import RunnerKind, make_task_runner
 
     task_runner = make_task_runner(RunnerKind(settings.runner), dask_address, settings.dask_workers)
     flow = ingest.with_options(task_runner=task_runner)
-    with reporting_to(make_progress(quiet, sys.stderr.isatty())):
-        state = flow(
-            paths,
-            lake=str(settings.lake),
-            topics=str(settings.taxonomy) if settings.taxonomy else None,  # the flow's own parameter names
-            force=force,
-            lang_backend=settings.language_backend,
-            batch_max_bytes=settings.batch_max_bytes,
-            batch_max_files=settings.batch_max_files,
-            return_state=True,
+
+    def work() -> State[Any]:
+        with reporting_to(make_progress(quiet, sys.stderr.isatty())):
+            return flow(
+                paths,
+                lake=str(settings.lake),
+                topics=str(settings.taxonomy) if settings.taxonomy else None,  # the flow's own parameter names
+                force=force,
+                lang_backend=settings.language_backend,
+                batch_max_bytes=settings.batch_max_bytes,
+                batch_max_files=settings.batch_max_files,
+                return_state=True,
+            )
+
+    # Without PREFECT_API_URL, a local server outside our process group (akhbar/local_server.py); the
+    # flow runs in a thread so that SIGINT/SIGTERM always reach this one (akhbar/shutdown.py).
+    with prefect_api(prefect_home() / "server", None, services=False):
+        api = configured_api_url()
+        state, signum = run_stoppable(
+            work,
+            on_abandon=lambda: mark_abandoned("stopped by a signal"),
+            healthy=(lambda: healthy(api)) if api else None,
         )
+        if signum is not None:  # stopped in time: say how far it got, then exit 130/143 leaving no child
+            errors.print(f"stopped: {state.message}", highlight=False, markup=False)
+            hard_exit(exit_code_for(signum))
     summary = state.result(raise_on_failure=False)
     summary = getattr(summary, "summary", summary)  # a Failed run carries it on its exception
     if not isinstance(summary, RunSummary):  # the flow itself crashed (e.g. an invalid taxonomy)
@@ -170,20 +191,30 @@ def serve(
     taxonomy: TaxonomyOption = None,
     cron: Annotated[str | None, typer.Option("--cron", help='Cron schedule, e.g. "*/15 * * * *".')] = None,
     interval: Annotated[float | None, typer.Option("--interval", help="Schedule every N seconds.")] = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            envvar="AKHBAR_SERVER_PORT",
+            help="Port of the local Prefect server and UI started when PREFECT_API_URL is not set.",
+        ),
+    ] = 4200,
     topics: OldTopicsOption = None,
 ) -> None:
     """Serve the `ingest` deployment over an inbox on a schedule (Prefect's serve) until interrupted."""
     if (cron is None) == (interval is None):
         _error("give exactly one of --cron or --interval")
         raise typer.Exit(EXIT_NOTHING)
-    if not inbox.is_dir():
-        _error(f"inbox folder not found: {inbox}")
+    if inbox.exists() and not inbox.is_dir():
+        _error(f"inbox is not a folder: {inbox}")
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy"))
     _preflight(settings)
+    inbox.mkdir(parents=True, exist_ok=True)  # files land there later
     from flows.deployments import inbox_deployment, serve_inbox
 
-    serve_inbox(inbox_deployment(inbox, settings.lake, cron=cron, interval_seconds=interval, topics=settings.taxonomy))
+    deployment = inbox_deployment(inbox, settings.lake, cron=cron, interval_seconds=interval, topics=settings.taxonomy)
+    serve_inbox(deployment, port, echo=lambda line: console.print(line, highlight=False, markup=False))
 
 
 @app.command("eval")

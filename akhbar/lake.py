@@ -512,6 +512,10 @@ def lake_lock(lake: Path, *, on_wait: Callable[[str], None] = _log_wait) -> Iter
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+#: Left in a run's staging folder by a stopped run whose tasks did not finish in time: keep the folder.
+STAGING_IN_USE = ".in-use"
+
+
 @contextmanager
 def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
     """A run's private work folder, locked while the run lives and removed when it ends.
@@ -526,7 +530,8 @@ def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
         try:
             yield folder
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if not (folder / STAGING_IN_USE).exists():  # else a task still writes there: the next run removes it
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_abandoned_staging(lake: Path) -> list[Path]:

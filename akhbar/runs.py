@@ -34,11 +34,15 @@ class RunSummary:
     failures: list[FileFailure] = field(default_factory=list)
     input_problems: list[str] = field(default_factory=list)
     already_ingested: list[str] = field(default_factory=list)
+    #: Stopped by a signal or a cancellation before every batch was done (the next run resumes).
+    interrupted: bool = False
 
     @property
     def status(self) -> str:
         """completed; completed_with_warnings (something quarantined, failed or missing); failed (new
-        files were given and none could be ingested). Nothing new to ingest is a success."""
+        files were given and none could be ingested); interrupted. Nothing new to ingest is a success."""
+        if self.interrupted:
+            return "interrupted"
         attempted = self.documents or self.failures
         if attempted and all(d.status == "quarantined" for d in self.documents):
             return "failed"

@@ -10,12 +10,19 @@ one tiny file, so a 5,000-file inbox is a handful of task runs, not tens of thou
 A file that cannot be read or decoded fails alone (named in the logs, the artifacts and the run
 summary), not its batch. The run ends Completed — also when nothing was new — and Failed only when
 it was given new files and could ingest none of them.
+
+Stopping (``akhbar.shutdown``): after SIGINT/SIGTERM or a cancellation no stage starts (each task
+checks first and ends Cancelled), the flow waits for the stages already running — so the staging
+folder is never removed under a task still writing to it — records the run as ``interrupted``
+when the lake lock is free quickly, and ends Cancelled; the next run resumes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from prefect import Task, flow, get_run_logger, task
@@ -28,15 +35,15 @@ from prefect.artifacts import (
 )
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 
 from akhbar import stages
 from akhbar.assets import Materialization, materializations
 from akhbar.faults import checkpoint
-from akhbar.inputs import resolve_inputs
-from akhbar.lake import REPORT_FILE, lake_lock, prepare_lake, run_staging, write_text_atomically
+from akhbar.inputs import InputProblem, InputSelection, resolve_inputs
+from akhbar.lake import REPORT_FILE, STAGING_IN_USE, lake_lock, prepare_lake, run_staging, write_text_atomically
 from akhbar.language import Backend
 from akhbar.progress import current_progress
 from akhbar.publish import BatchResult, apply_path_changes, publish_batch
@@ -52,8 +59,19 @@ from akhbar.runs import (
     write_run_record,
 )
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
+from akhbar.shutdown import (
+    STOP_DEADLINE_SECONDS,
+    StopRequested,
+    bounded,
+    raise_if_stopped,
+    request_stop,
+    reset_stop,
+    stop_reason,
+    stop_requested,
+)
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
+from flows.control import note_flow_run
 from flows.runners import RunnerKind, make_task_runner
 from schemas import ALL_DATASETS, RUNS
 
@@ -63,7 +81,13 @@ PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, No
 RETRY_DELAYS_SECONDS = [1.0, 5.0]
 #: Files hashed per fingerprint task run.
 FINGERPRINT_GROUP_FILES = 5_000
+R = TypeVar("R")
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
+#: How often the flow looks at the stop request while it waits for task runs, in seconds.
+STOP_POLL_SECONDS = 0.2
+#: After a stop, the run record is written only if that takes at most this long (the lake lock may
+#: be held by another run; the process must still exit within its deadline).
+INTERRUPTED_RECORD_SECONDS = 3.0
 
 
 class NothingIngested(Exception):
@@ -101,29 +125,44 @@ def stage_task_options(name: str) -> dict[str, object]:
 
 
 @task(**stage_task_options("fingerprint"))  # type: ignore[untyped-decorator]
-def fingerprint_task(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def fingerprint_task(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]] | State[object]:
     """Hash the files' content."""
+    if stop_requested():
+        return _not_started()
     return stages.fingerprint_files(sources)
 
 
 @task(**stage_task_options("decode"))  # type: ignore[untyped-decorator]
 def decode_task(
     files: list[PlannedFile], number: int, work_root: Path, paths_by_doc: dict[str, tuple[str, ...]]
-) -> StagedBatch:
+) -> StagedBatch | State[object]:
     """Detect the encodings and decode the batch's files into numbered lines."""
+    if stop_requested():
+        return _not_started()
     return stages.decode_batch(files, number, work_root, paths_by_doc)
 
 
 @task(**stage_task_options("stage"))  # type: ignore[untyped-decorator]
-def stage_task(stage_name: str, batch: StagedBatch, options: StageOptions) -> StagedBatch:
+def stage_task(stage_name: str, batch: StagedBatch, options: StageOptions) -> StagedBatch | State[object]:
     """One stage of the table (segment, normalize, detect-language, classify-topic, extract-facts)."""
+    if stop_requested():
+        return _not_started()
     return STAGE_BY_NAME[stage_name].run(batch, options)
 
 
 @task(**stage_task_options("publish"))  # type: ignore[untyped-decorator]
-def publish_task(batch: StagedBatch, lake: Path, run_id: str, taxonomy_version: str, plan: IngestPlan) -> BatchResult:
+def publish_task(
+    batch: StagedBatch, lake: Path, run_id: str, taxonomy_version: str, plan: IngestPlan
+) -> BatchResult | State[object]:
     """Commit the batch's rows to the lake's tables, documents last."""
+    if stop_requested():
+        return _not_started()
     return publish_batch(batch, lake, run_id, taxonomy_version, plan.superseded_by, plan.reingested)
+
+
+def _not_started() -> State[object]:
+    """The state of a task that a stop request reached before it started: Cancelled, not Failed."""
+    return Cancelled(message=f"not started: {stop_reason()}")
 
 
 def _run_name() -> str:
@@ -190,20 +229,25 @@ def ingest(
     lang_backend: Backend = "langdetect",
     batch_max_bytes: int = BATCH_MAX_BYTES,
     batch_max_files: int = BATCH_MAX_FILES,
+    inbox: bool = False,
 ) -> RunSummary | State[RunSummary]:
     """Ingest raw Arabic news files into the lake's Delta tables and report what happened."""
     logger = get_run_logger()
+    note_flow_run()  # so that a process abandoning this run can still mark it Crashed
     started = datetime.now(UTC)
     run_id = str(uuid4())
     lake_path = Path(lake).resolve()
     taxonomy = stages.cached_taxonomy(topics)  # a broken taxonomy fails the run before any work
     options = StageOptions(taxonomy_path=topics, lang_backend=lang_backend)
-    selection = resolve_inputs(paths)
+    selection = select_inputs(paths, inbox=inbox)
     for problem in selection.problems:
         logger.error(problem.message)
     for undone in prepare_lake(lake_path):
         logger.warning(undone)
-    planned, failures = _fingerprint_all(selection.files)
+    try:
+        planned, failures = _fingerprint_all(selection.files)
+    except StopRequested as stop:
+        return Cancelled(message=f"stopped before any file was ingested ({stop}); the next run starts over")
     plan = stages.plan_ingest(lake_path, planned, taxonomy.version, force=force)
     batches = stages.plan_batches(plan.to_ingest, batch_max_bytes, batch_max_files)
     logger.info(
@@ -219,10 +263,27 @@ def ingest(
             number: (files, _submit_batch(files, number, work_root, lake_path, run_id, plan, taxonomy.version, options))
             for number, files in enumerate(batches, start=1)
         }
-        results, failed = _collect(chains)
-    removed = apply_path_changes(lake_path, plan.path_changes)
-    if removed:
-        logger.info("removed %d document(s) that no input path holds any more", len(removed))
+        try:
+            results, failed = _collect(chains)
+        except BaseException as error:  # a signal, a cancellation (Prefect's TerminationSignal) or a bug
+            request_stop(f"{type(error).__name__}: {error}" if not stop_requested() else stop_reason())
+            # Stages already running finish first: the staging folder goes when this block ends.
+            running = wait([f for _, chain in chains.values() for f in chain], timeout=STOP_DEADLINE_SECONDS).not_done
+            if running:  # abandoned with the process; the folder stays for the next run to remove
+                (work_root / STAGING_IN_USE).touch()
+                logger.warning("%d task run(s) still running after the stop; leaving %s", len(running), work_root)
+            if isinstance(error, Exception) and not isinstance(error, StopRequested):
+                reset_stop()  # a failure, not a stop: later runs in this process must not inherit it
+            if not isinstance(error, StopRequested):
+                raise
+            results, failed = _published(chains), []
+            logger.warning("run %s stopped (%s): %d of %d batch(es) published", run_id, error, len(results),
+                           len(chains))  # fmt: skip
+    interrupted = stop_requested()
+    if not interrupted:
+        removed = apply_path_changes(lake_path, plan.path_changes)
+        if removed:
+            logger.info("removed %d document(s) that no input path holds any more", len(removed))
     summary = RunSummary(
         run_id=run_id,
         flow_run_id=str(flow_run.get_id()) if flow_run.get_id() else None,
@@ -234,7 +295,15 @@ def ingest(
         failures=sorted(failures + failed + [f for r in results for f in r.failures], key=lambda f: f.source_path),
         input_problems=[p.message for p in selection.problems],
         already_ingested=[str(p.source) for p in plan.already_ingested],
+        interrupted=interrupted,
     )
+    if interrupted:
+        recorded = _record_interrupted(lake_path, summary)
+        return Cancelled(
+            message=f"interrupted ({stop_reason()}): {summary.counts_message}; "
+            f"{'recorded' if recorded else 'not recorded'} in runs; the next run resumes",
+            data=summary,
+        )
     for failure in summary.failures:
         logger.error("could not ingest %s", failure.message)
     checkpoint("before-run-record")
@@ -247,7 +316,51 @@ def ingest(
     logger.info("run %s finished: %s (%s)", run_id, summary.status, message)
     if summary.status == "failed":
         return Failed(message=f"nothing could be ingested: {message}", data=NothingIngested(message, summary))
+    if not summary.documents and not summary.failures:  # an idle scheduled run is a success
+        known = len(summary.already_ingested)
+        return Completed(message=f"nothing new ({known} file{'s' if known != 1 else ''} already in the lake)",
+                         data=summary)  # fmt: skip
     return Completed(message=f"{summary.status}: {message}", data=summary)
+
+
+def select_inputs(paths: list[str], *, inbox: bool) -> InputSelection:
+    """The input files; an inbox (a scheduled run's folder) that is missing is created, and an empty
+    one is not a problem: nothing arrived yet."""
+    if not inbox:
+        return resolve_inputs(paths)
+    logger = get_run_logger()
+    for path in map(Path, paths):
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+            logger.warning("inbox folder %s did not exist; created it", path)
+    selection = resolve_inputs(paths)
+    empty = {f"no *.txt files under {path}" for path in paths}
+    problems: list[InputProblem] = [p for p in selection.problems if p.message not in empty]
+    return InputSelection(files=selection.files, problems=problems)
+
+
+def _until_done(futures: list[PrefectFuture[R]]) -> Iterator[PrefectFuture[R]]:
+    """The futures as they finish; raises StopRequested as soon as a stop is requested."""
+    pending = list(futures)
+    while pending:
+        raise_if_stopped()
+        done = wait(pending, timeout=STOP_POLL_SECONDS).done
+        pending = [future for future in pending if future not in done]
+        yield from (future for future in futures if future in done)
+
+
+def _published(chains: dict[int, tuple[list[PlannedFile], list[PrefectFuture[object]]]]) -> list[BatchResult]:
+    """The results of the batches whose publish completed (after a stop)."""
+    return [chain[-1].result() for _, chain in chains.values() if chain[-1].state.is_completed()]  # type: ignore[misc]
+
+
+def _record_interrupted(lake: Path, summary: RunSummary) -> bool:
+    """Write the ``interrupted`` runs row if that takes at most INTERRUPTED_RECORD_SECONDS.
+
+    In a daemon thread: another run may hold the lake lock, and the process must exit on time; a
+    write abandoned by the exit is one Delta commit that either happened or did not.
+    """
+    return bounded(lambda: write_run_record(lake, summary), INTERRUPTED_RECORD_SECONDS)
 
 
 def _fingerprint_all(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
@@ -257,6 +370,8 @@ def _fingerprint_all(sources: list[Path]) -> tuple[list[PlannedFile], list[FileF
         fingerprint_task.with_options(task_run_name=f"fingerprint {len(group)} file(s)").submit(group)
         for group in groups
     ]
+    list(_until_done(futures))
+    raise_if_stopped()
     planned: list[PlannedFile] = []
     failures: list[FileFailure] = []
     for future in futures:
@@ -278,7 +393,7 @@ def _collect(
     number_of = {chain[-1]: number for number, (_, chain) in chains.items()}
     results: list[BatchResult] = []
     failures: list[FileFailure] = []
-    for done, future in enumerate(as_completed(list(number_of)), start=1):
+    for done, future in enumerate(_until_done(list(number_of)), start=1):
         files, chain = chains[number_of[future]]
         sizes = {str(item.source): item.fingerprint.size_bytes for item in files}
         try:

@@ -244,7 +244,7 @@ RUNS = DatasetSchema(
         Column("flow_run_id", pa.string(), True, "Prefect flow-run id; null outside Prefect."),
         Column("started_at", UTC_MICROS, False, "Run start (UTC)."),
         Column("finished_at", UTC_MICROS, False, "Run end (UTC)."),
-        Column("status", CATEGORY, False, "completed | completed_with_warnings | failed."),
+        Column("status", CATEGORY, False, "completed | completed_with_warnings | failed | interrupted."),
         Column("files_seen", pa.int64(), False, "Input files selected."),
         Column("files_ingested", pa.int64(), False, "Files whose rows were written."),
         Column("files_failed", pa.int64(), False, "Files that could not be read at all."),
