@@ -180,6 +180,9 @@ def serve(
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy"))
     _preflight(settings)
+    if not isinstance(settings.lake, Path):
+        _error(f"akhbar serve writes to a local lake folder; {settings.lake} is on object storage (use akhbar run)")
+        raise typer.Exit(EXIT_NOTHING)
     from flows.deployments import inbox_deployment, serve_inbox
 
     serve_inbox(inbox_deployment(inbox, settings.lake, cron=cron, interval_seconds=interval, topics=settings.taxonomy))

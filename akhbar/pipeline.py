@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from akhbar.decode import DEFAULT_CHUNK_BYTES
-from akhbar.lake import auto_compact, lake_lock, prepare_lake
+from akhbar.lake import LakePath, auto_compact, lake_lock, prepare_lake
 from akhbar.publish import BatchResult, DocumentResult, apply_path_changes, publish_batch
 from akhbar.stages import (
     StageOptions,
@@ -26,7 +26,7 @@ from akhbar.staging import FileFailure
 
 def ingest_paths(
     sources: Sequence[Path],
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     work_root: Path,
     options: StageOptions | None = None,
@@ -53,7 +53,7 @@ def ingest_paths(
 
 def ingest_file(
     source: Path,
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     work_root: Path,
     taxonomy_path: str | None = None,

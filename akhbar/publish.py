@@ -23,6 +23,7 @@ from akhbar.faults import checkpoint
 from akhbar.lake import (
     PER_DOCUMENT_DATASETS,
     Intent,
+    LakePath,
     clear_intent,
     commit_rows,
     delete_rows,
@@ -206,7 +207,7 @@ def _stage_final_rows(batch: StagedBatch, run_id: str, now: datetime, doc_ids: s
 
 def publish_batch(
     batch: StagedBatch,
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     taxonomy_version: str,
     superseded_by: Mapping[str, tuple[str, ...]] | None = None,
@@ -237,8 +238,9 @@ def publish_batch(
         commit_rows(lake, DOCUMENTS, [documents], replacing=replacing)
         checkpoint("after-documents")
         clear_intent(lake, intent)
-    return BatchResult(label=batch.label, documents=_document_results(batch, counts, written, quarantine),
-                       failures=batch.failures)
+    return BatchResult(
+        label=batch.label, documents=_document_results(batch, counts, written, quarantine), failures=batch.failures
+    )
 
 
 def _by_document(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -339,7 +341,7 @@ def _document_rows(
     )
 
 
-def apply_path_changes(lake: Path, path_changes: Mapping[str, tuple[str, ...]]) -> list[str]:
+def apply_path_changes(lake: LakePath, path_changes: Mapping[str, tuple[str, ...]]) -> list[str]:
     """Record new path sets of documents this run did not re-ingest; drop those no path holds.
 
     Returns the doc_ids removed. One transaction per table, documents last.

@@ -29,7 +29,7 @@ from akhbar.decode import (
     read_sample,
 )
 from akhbar.facts import extract_facts
-from akhbar.lake import scan_dataset
+from akhbar.lake import LakePath, scan_dataset
 from akhbar.language import Backend, detect_languages
 from akhbar.normalize import normalize_segments
 from akhbar.segment import LineKind, segment_lines
@@ -95,7 +95,9 @@ class IngestPlan:
     reingested: frozenset[str]
 
 
-def plan_ingest(lake: Path, planned: list[PlannedFile], taxonomy_version: str, *, force: bool = False) -> IngestPlan:
+def plan_ingest(
+    lake: LakePath, planned: list[PlannedFile], taxonomy_version: str, *, force: bool = False
+) -> IngestPlan:
     """Skip content the lake holds from this package and taxonomy version; track paths per content.
 
     Reads ``documents`` once. The lake is the cache: a file is done when its ``documents`` row

@@ -34,7 +34,7 @@ from prefect.states import Completed, Failed
 from akhbar import stages
 from akhbar.faults import checkpoint
 from akhbar.inputs import resolve_inputs
-from akhbar.lake import REPORT_FILE, lake_lock, prepare_lake, run_staging, write_text_atomically
+from akhbar.lake import REPORT_FILE, LakePath, lake_lock, prepare_lake, run_staging, write_text_atomically
 from akhbar.language import Backend
 from akhbar.progress import current_progress
 from akhbar.publish import BatchResult, apply_path_changes, publish_batch
@@ -50,6 +50,7 @@ from akhbar.runs import (
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
+from akhbar.storage import location_str, parse_location
 from flows.runners import RunnerKind, make_task_runner
 from schemas import ALL_DATASETS
 
@@ -117,7 +118,9 @@ def stage_task(stage_name: str, batch: StagedBatch, options: StageOptions) -> St
 
 
 @task(**stage_task_options("publish"))  # type: ignore[untyped-decorator]
-def publish_task(batch: StagedBatch, lake: Path, run_id: str, taxonomy_version: str, plan: IngestPlan) -> BatchResult:
+def publish_task(
+    batch: StagedBatch, lake: LakePath, run_id: str, taxonomy_version: str, plan: IngestPlan
+) -> BatchResult:
     """Commit the batch's rows to the lake's tables, documents last."""
     return publish_batch(batch, lake, run_id, taxonomy_version, plan.superseded_by, plan.reingested)
 
@@ -135,7 +138,7 @@ def _submit_batch(
     files: list[PlannedFile],
     number: int,
     work_root: Path,
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     plan: IngestPlan,
     taxonomy_version: str,
@@ -191,7 +194,7 @@ def ingest(
     logger = get_run_logger()
     started = datetime.now(UTC)
     run_id = str(uuid4())
-    lake_path = Path(lake).resolve()
+    lake_path = parse_location(lake).resolve()
     taxonomy = stages.cached_taxonomy(topics)  # a broken taxonomy fails the run before any work
     options = StageOptions(taxonomy_path=topics, lang_backend=lang_backend)
     selection = resolve_inputs(paths)
@@ -222,7 +225,7 @@ def ingest(
     summary = RunSummary(
         run_id=run_id,
         flow_run_id=str(flow_run.get_id()) if flow_run.get_id() else None,
-        lake=str(lake_path),
+        lake=location_str(lake_path),
         started_at=started,
         finished_at=datetime.now(UTC),
         taxonomy_version=taxonomy.version,
@@ -295,7 +298,7 @@ def _collect(
     return results, failures
 
 
-def _publish_artifacts(summary: RunSummary, lake: Path, *, new_data: bool) -> None:
+def _publish_artifacts(summary: RunSummary, lake: LakePath, *, new_data: bool) -> None:
     """The run's report in the UI; the lake's report page and figures only when data changed."""
     create_markdown_artifact(
         key="ingest-summary", markdown=render_run_markdown(summary), description=f"akhbar run {summary.run_id}"
