@@ -21,6 +21,7 @@ from akhbar.inputs import resolve_inputs
 from akhbar.progress import make_progress, reporting_to
 from akhbar.runs import RunSummary, quarantine_message
 from akhbar.settings import apply_prefect_defaults
+from akhbar.storage import parse_location
 from schemas import ALL_DATASETS
 
 app = typer.Typer(help="Raw Arabic news text → clean, classified, typed Parquet datasets.", no_args_is_help=True)
@@ -213,7 +214,7 @@ def evaluate_command(
 
 def _print_summary(summary: RunSummary) -> None:
     """Where the datasets are, and segments per topic."""
-    lake = Path(summary.lake)
+    lake = parse_location(summary.lake)  # a folder or s3://bucket/prefix
     console.print(f"[bold]run {escape(summary.run_id)}[/bold]: {summary.status}", highlight=False)
     for dataset in ALL_DATASETS:
         console.print(f"  {dataset.name:<11} {lake / dataset.name}", highlight=False, markup=False)

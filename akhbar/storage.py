@@ -273,7 +273,8 @@ class S3Path:
         for prefix in listed["common_prefixes"]:
             yield S3Path(self.bucket, str(prefix).rstrip("/"))
         for meta in listed["objects"]:
-            yield S3Path(self.bucket, str(meta["path"]))
+            if str(meta["path"]).rstrip("/") != self.key:  # SeaweedFS lists an emptied prefix as itself
+                yield S3Path(self.bucket, str(meta["path"]))
 
     def glob(self, pattern: str) -> Iterator[S3Path]:
         """Direct children whose name matches ``pattern`` (one level, like ``Path.glob('*.json')``)."""

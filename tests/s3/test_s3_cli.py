@@ -1,0 +1,88 @@
+"""The command line on an S3 lake (a real SeaweedFS): run, sql, report, lake check/optimize, and the
+one-line refusals (wrong credentials, unknown bucket, unsupported scheme) before Prefect starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from akhbar.cli import EXIT_NOTHING, EXIT_OK, app
+from akhbar.lake import scan_dataset
+from akhbar.storage import S3Path, parse_location
+from schemas import DOCUMENTS, RUNS
+from tests.s3.conftest import SECRET_KEY, S3Server
+
+runner = CliRunner()
+
+
+def _lake(prefix: str) -> S3Path:
+    lake = parse_location(prefix)
+    assert isinstance(lake, S3Path)
+    return lake
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_sql_report_and_lake_commands_on_s3(
+    s3_env: S3Server, s3_prefix: str, seed_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix, "--quiet"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert f"{s3_prefix}/segments" in result.output
+    outputs = [result.output]
+    lake = _lake(s3_prefix)
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 1
+    # AKHBAR_LAKE names the same lake: the seed is already in it.
+    monkeypatch.setenv("AKHBAR_LAKE", s3_prefix)
+    again = runner.invoke(app, ["run", str(seed_file), "--quiet"])
+    assert again.exit_code == EXIT_OK, again.output
+    outputs.append(again.output)
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 1
+    assert scan_dataset(lake, RUNS).collect().height == 2
+    sql = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM documents", "--lake", s3_prefix, "--format", "csv"])
+    assert sql.exit_code == 0, sql.output
+    assert sql.output.splitlines() == ["n", "1"]
+    refused = runner.invoke(app, ["sql", "SELECT * FROM read_text('/etc/passwd')", "--lake", s3_prefix])
+    assert refused.exit_code != 0  # the sandbox still holds with an object-store lake
+    report = tmp_path / "report.html"
+    written = runner.invoke(app, ["report", "--out", str(report), "--lake", s3_prefix])
+    assert written.exit_code == 0, written.output
+    assert s3_prefix in report.read_text(encoding="utf-8")
+    check = runner.invoke(app, ["lake", "check", "--lake", s3_prefix])
+    assert check.exit_code == 0, check.output
+    optimize = runner.invoke(app, ["lake", "optimize", "--lake", s3_prefix])
+    assert optimize.exit_code == 0, optimize.output
+    outputs += [sql.output, written.output, check.output, optimize.output, report.read_text(encoding="utf-8")]
+    runs = scan_dataset(lake, RUNS).collect()
+    outputs.append(str(runs.to_dicts()))
+    outputs += [path.read_bytes().decode("utf-8", "replace") for path, _ in lake.walk_objects()]
+    assert not [text for text in outputs if SECRET_KEY in text]
+
+
+def test_wrong_credentials_are_one_line_and_write_nothing(
+    s3_env: S3Server, s3_prefix: str, seed_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-key")
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix])
+    assert result.exit_code == EXIT_NOTHING
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "bucket 'lake'" in lines[0] and "SignatureDoesNotMatch" in lines[0]
+    assert "not-the-secret-key" not in result.output
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.env()["AWS_SECRET_ACCESS_KEY"])
+    assert not _lake(s3_prefix).exists()
+
+
+def test_unknown_bucket_is_named(s3_env: S3Server, seed_file: Path) -> None:
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", "s3://no-such-bucket/lake"])
+    assert result.exit_code == EXIT_NOTHING
+    assert "bucket 'no-such-bucket'" in result.output and "NoSuchBucket" in result.output
+    assert SECRET_KEY not in result.output
+
+
+def test_unsupported_scheme_lists_the_supported_ones(seed_file: Path) -> None:
+    for command in (["run", str(seed_file), "--lake", "gs://b/lake"], ["sql", "SELECT 1", "--lake", "gs://b/lake"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == EXIT_NOTHING, result.output
+        assert "gs:// is not supported" in result.output and "s3://bucket/prefix" in result.output
