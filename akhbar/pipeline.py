@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from akhbar.decode import DEFAULT_CHUNK_BYTES
+from akhbar.decode import DEFAULT_CHUNK_BYTES, InputPath
 from akhbar.lake import LakePath, auto_compact, lake_lock, prepare_lake
 from akhbar.publish import BatchResult, DocumentResult, apply_path_changes, publish_batch
 from akhbar.stages import (
@@ -25,7 +25,7 @@ from akhbar.staging import FileFailure
 
 
 def ingest_paths(
-    sources: Sequence[Path],
+    sources: Sequence[InputPath],
     lake: LakePath,
     run_id: str,
     work_root: Path,

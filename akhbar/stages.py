@@ -23,6 +23,7 @@ from akhbar.decode import (
     DEFAULT_CHUNK_BYTES,
     LINES_SCHEMA,
     FileFingerprint,
+    InputPath,
     detect_encoding,
     fingerprint_file,
     iter_decoded_lines,
@@ -58,11 +59,11 @@ SEGMENTED_STAGE = "segmented"
 class PlannedFile:
     """An input file and the fingerprint it had when the run was planned."""
 
-    source: Path
+    source: InputPath
     fingerprint: FileFingerprint
 
 
-def fingerprint_files(sources: Sequence[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def fingerprint_files(sources: Sequence[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:
     """Hash every input; a file that cannot be read fails alone, naming itself."""
     planned: list[PlannedFile] = []
     failures: list[FileFailure] = []
@@ -74,7 +75,7 @@ def fingerprint_files(sources: Sequence[Path]) -> tuple[list[PlannedFile], list[
     return planned, failures
 
 
-def failure_message(source: Path | str, stage: str, error: BaseException) -> str:
+def failure_message(source: InputPath | str, stage: str, error: BaseException) -> str:
     """One line naming the file, the stage and the error."""
     return f"{source}: {stage} failed: {error.__class__.__name__}: {error}"
 

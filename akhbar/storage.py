@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 #: stopped server fails the run in seconds rather than object_store's default three minutes.
 RETRY_TIMEOUT = timedelta(seconds=20)
 MAX_RETRIES = 3
+#: Bytes fetched per ranged GET when an input object is read as a stream.
+READ_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 class StorageError(Exception):
@@ -126,9 +129,6 @@ class S3Path:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"
-
-    def __fspath__(self) -> str:  # refused: an object is not a local file
-        raise TypeError(f"{self} is an object-store location, not a local path")
 
     def __truediv__(self, name: str | os.PathLike[str]) -> S3Path:
         part = str(name).strip("/")
@@ -249,6 +249,17 @@ class S3Path:
             return None
         return str(result["e_tag"])
 
+    def open(self, mode: str = "rb") -> ObjectReader:
+        """Read the object as a binary stream; errors are OSErrors naming it (as for a local file)."""
+        if mode != "rb":
+            raise ValueError(f"{self}: objects are opened for reading bytes only (mode 'rb')")
+        import obstore
+
+        try:
+            return ObjectReader(self, obstore.open_reader(self.store, self.key, buffer_size=READ_BUFFER_BYTES))
+        except Exception as error:
+            raise object_error(self, error) from error
+
     def unlink(self, missing_ok: bool = False) -> None:
         """Delete the object."""
         import obstore
@@ -287,3 +298,51 @@ class S3Path:
         keys = [str(path.key) for path, _ in self.walk_objects()]
         for start in range(0, len(keys), 1000):
             obstore.delete(self.store, keys[start : start + 1000])
+
+
+class ObjectReader:
+    """A binary stream over an object with the file methods the decoder uses (``read``, ``with``)."""
+
+    def __init__(self, path: S3Path, reader: Any) -> None:
+        self._path = path
+        self._reader = reader
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all the rest when negative); OSError naming the object on failure."""
+        try:
+            return bytes(self._reader.read(None if size < 0 else size))
+        except Exception as error:
+            raise object_error(self._path, error) from error
+
+    def close(self) -> None:
+        """Release the reader."""
+        self._reader.close()
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def object_error(path: S3Path, error: BaseException) -> OSError:
+    """An object-store failure as an OSError of one line naming the object (missing key, denied...)."""
+    from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
+
+    if isinstance(error, NotFoundError | FileNotFoundError):
+        return FileNotFoundError(f"{path}: no such object")
+    if isinstance(error, PermissionDeniedError | UnauthenticatedError | PermissionError):
+        return PermissionError(f"{path}: access denied ({s3_error_summary(error)})")
+    return OSError(f"{path}: {s3_error_summary(error)}")
+
+
+def s3_error_summary(error: BaseException) -> str:
+    """The useful part of an object-store error: the S3 error code and HTTP status when the server sent
+    them, else the first line; never a secret."""
+    text = str(error)
+    code = re.search(r"<Code>([^<]+)</Code>", text)
+    status = re.search(r"status code: (\d{3})", text)
+    if code:
+        return code.group(1) + (f" (HTTP {status.group(1)})" if status else "")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    return redact(first[:300])

@@ -32,6 +32,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from akhbar import stages
+from akhbar.decode import InputPath
 from akhbar.faults import checkpoint
 from akhbar.inputs import resolve_inputs
 from akhbar.lake import REPORT_FILE, LakePath, lake_lock, prepare_lake, run_staging, write_text_atomically
@@ -98,7 +99,7 @@ def stage_task_options(name: str) -> dict[str, object]:
 
 
 @task(**stage_task_options("fingerprint"))  # type: ignore[untyped-decorator]
-def fingerprint_task(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def fingerprint_task(sources: list[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:
     """Hash the files' content."""
     return stages.fingerprint_files(sources)
 
@@ -249,7 +250,7 @@ def ingest(
     return Completed(message=f"{summary.status}: {message}", data=summary)
 
 
-def _fingerprint_all(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:
     """Hash the inputs in groups (one task run per group, not per file); unreadable files fail alone."""
     groups = [sources[i : i + FINGERPRINT_GROUP_FILES] for i in range(0, len(sources), FINGERPRINT_GROUP_FILES)]
     futures = [
@@ -290,7 +291,7 @@ def _collect(
         except Exception:  # a failed batch fails its own task runs and files, not the run
             failures += _root_cause(files, chain)
             for item in files:
-                reporter.file_done(item.source, item.fingerprint.size_bytes, 0)
+                reporter.file_done(str(item.source), item.fingerprint.size_bytes, 0)
         update_progress_artifact(progress, progress=100.0 * done / len(number_of))
     reporter.finish()
     if not number_of:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import tempfile
 import uuid
 from pathlib import Path
 
 from akhbar.lake import LakeError, check_lake_folder, is_lake
 from akhbar.lake_check import damaged_files
-from akhbar.storage import S3Path, redact
+from akhbar.storage import S3Path, redact, s3_error_summary
 from akhbar.topics import TaxonomyError, load_taxonomy
 
 #: Modules each optional extra provides (pyproject.toml [project.optional-dependencies]).
@@ -71,19 +70,8 @@ def object_store_problem(lake: S3Path) -> str | None:
         probe.write_bytes(b"")
         probe.unlink(missing_ok=True)
     except Exception as error:
-        return redact(f"cannot use the lake {lake}: bucket {lake.bucket!r}: {_store_error(error)}")
+        return redact(f"cannot use the lake {lake}: bucket {lake.bucket!r}: {s3_error_summary(error)}")
     return None
-
-
-def _store_error(error: BaseException) -> str:
-    """The useful part of an object-store error: the S3 error code when the server sent one."""
-    text = str(error)
-    code = re.search(r"<Code>([^<]+)</Code>", text)
-    status = re.search(r"status code: (\d{3}[^:,]*)", text)
-    if code:
-        return f"{code.group(1)}" + (f" (HTTP {status.group(1).strip()})" if status else "")
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-    return first[:300]
 
 
 def lake_problem(lake: Path | S3Path) -> str | None:

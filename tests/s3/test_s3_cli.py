@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from akhbar.cli import EXIT_NOTHING, EXIT_OK, app
+from akhbar.cli import EXIT_NOTHING, EXIT_OK, EXIT_WARNINGS, app
 from akhbar.lake import scan_dataset
 from akhbar.storage import S3Path, parse_location
 from schemas import DOCUMENTS, RUNS
@@ -86,3 +86,15 @@ def test_unsupported_scheme_lists_the_supported_ones(seed_file: Path) -> None:
         result = runner.invoke(app, command)
         assert result.exit_code == EXIT_NOTHING, result.output
         assert "gs:// is not supported" in result.output and "s3://bucket/prefix" in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_with_s3_inputs_names_the_missing_key(s3_env: S3Server, s3_prefix: str) -> None:
+    drop = S3Path("raw", "cli-drop")
+    (drop / "one.txt").write_text("عاجل: الحكومة تعلن خطة اقتصادية جديدة لدعم الصادرات\n")
+    (drop / "two.txt").write_text("وزير الصحة يفتتح مستشفى جديداً في القاهرة\n")
+    result = runner.invoke(app, ["run", f"{drop}/", f"{drop}/missing.txt", "--lake", s3_prefix, "--quiet"])
+    assert result.exit_code == EXIT_WARNINGS, result.output
+    assert f"path not found: {drop}/missing.txt" in result.output
+    documents = scan_dataset(_lake(s3_prefix), DOCUMENTS).collect()
+    assert sorted(documents.get_column("source_path")) == [f"{drop}/one.txt", f"{drop}/two.txt"]
