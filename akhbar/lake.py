@@ -31,11 +31,10 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
-from akhbar.storage import S3Path, storage_options
+from akhbar.storage import S3Path, redact, storage_options
 from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
 
 logger = logging.getLogger(__name__)
@@ -83,6 +82,9 @@ LakePath = Path | S3Path
 #: How long an S3 lake lock lives without its holder refreshing it: a killed run's lock is taken over
 #: after this. The holder refreshes it every third of it.
 S3_LOCK_LEASE_SECONDS = 60.0
+#: A run's staging prefix on object storage untouched for this long belongs to a run that died (a
+#: live run writes a stage file per batch and stage far more often).
+STALE_STAGING_SECONDS = 6 * 3600.0
 
 
 class LakeError(Exception):
@@ -611,7 +613,11 @@ def _s3_lock(lock: S3Path, on_wait: Callable[[str], None]) -> Iterator[None]:
 
     def refresh() -> None:
         while not stop.wait(S3_LOCK_LEASE_SECONDS / 3):
-            new = lock.replace_if(body, state["tag"])
+            try:
+                new = lock.replace_if(body, state["tag"])
+            except Exception as error:  # the store does not answer: try again at the next beat
+                logger.warning("could not refresh the lake lock %s (%s)", lock, redact(one_line(error)))
+                continue
             if new is None:
                 logger.error("lost the lake lock %s (taken over by another run)", lock)
                 return
@@ -624,9 +630,12 @@ def _s3_lock(lock: S3Path, on_wait: Callable[[str], None]) -> Iterator[None]:
     finally:
         stop.set()
         refresher.join()
-        meta = lock.head()
-        if meta is not None and str(meta["e_tag"]) == state["tag"]:  # still ours
-            lock.unlink(missing_ok=True)
+        try:
+            meta = lock.head()
+            if meta is not None and str(meta["e_tag"]) == state["tag"]:  # still ours
+                lock.unlink(missing_ok=True)
+        except Exception as error:  # the store is down: the lease runs out and the next run takes over
+            logger.warning("could not release the lake lock %s (%s)", lock, redact(one_line(error)))
 
 
 def _age_seconds(meta: dict[str, object]) -> float:
@@ -637,19 +646,21 @@ def _age_seconds(meta: dict[str, object]) -> float:
 
 
 @contextmanager
-def run_staging(lake: LakePath, run_id: str) -> Iterator[Path]:
+def run_staging(lake: LakePath, run_id: str) -> Iterator[LakePath]:
     """A run's private work folder, locked while the run lives and removed when it ends.
 
     A killed run cannot remove its folder; :func:`remove_abandoned_staging` recognises such a folder
-    because nobody holds its lock any more. With a lake on object storage the folder is a local
-    temporary one: stage files are read back by the process that wrote them.
+    because nobody holds its lock any more. With a lake on object storage the work folder is the
+    prefix ``_staging/<run_id>/`` of the lake, so that a stage may run on any machine that reaches
+    the object store (Dask workers share no folder); a killed run's prefix is removed once it has
+    been untouched for :data:`STALE_STAGING_SECONDS`.
     """
     if isinstance(lake, S3Path):
-        local = Path(tempfile.mkdtemp(prefix=f"akhbar-staging-{run_id}-"))
+        prefix = lake / STAGING_DIR / run_id
         try:
-            yield local
+            yield prefix
         finally:
-            shutil.rmtree(local, ignore_errors=True)
+            prefix.rmtree()
         return
     folder = lake / STAGING_DIR / run_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -661,11 +672,11 @@ def run_staging(lake: LakePath, run_id: str) -> Iterator[Path]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_abandoned_staging(lake: LakePath) -> list[Path]:
+def remove_abandoned_staging(lake: LakePath) -> Sequence[LakePath]:
     """Delete the staging folders of runs that died (their lock is free); anything else there is left."""
+    if isinstance(lake, S3Path):
+        return _remove_stale_staging(lake)
     removed: list[Path] = []
-    if isinstance(lake, S3Path):  # stage folders of an object-store lake are local temporaries
-        return removed
     root = lake / STAGING_DIR
     if not root.is_dir():
         return removed
@@ -682,6 +693,17 @@ def remove_abandoned_staging(lake: LakePath) -> list[Path]:
             continue
         except OSError:  # its run finished and removed it meanwhile
             continue
+    return removed
+
+
+def _remove_stale_staging(lake: S3Path) -> list[LakePath]:
+    """Delete the ``_staging/<run_id>/`` prefixes none of whose objects was written for a long while."""
+    removed: list[LakePath] = []
+    for prefix in (lake / STAGING_DIR).iterdir():
+        ages = [_age_seconds(meta) for _, meta in prefix.walk_objects()]
+        if ages and min(ages) > STALE_STAGING_SECONDS:
+            prefix.rmtree()
+            removed.append(prefix)
     return removed
 
 

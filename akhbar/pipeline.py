@@ -28,7 +28,7 @@ def ingest_paths(
     sources: Sequence[InputPath],
     lake: LakePath,
     run_id: str,
-    work_root: Path,
+    work_root: LakePath,
     options: StageOptions | None = None,
     *,
     force: bool = False,

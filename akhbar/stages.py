@@ -183,7 +183,7 @@ def plan_batches(
 def decode_batch(
     files: Sequence[PlannedFile],
     number: int,
-    work_root: Path,
+    work_root: LakePath,
     paths_by_doc: dict[str, tuple[str, ...]] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> StagedBatch:
@@ -252,7 +252,7 @@ def segment_batch(batch: StagedBatch) -> StagedBatch:
 
     def frames() -> Iterator[pl.DataFrame]:
         last: tuple[str, bool] | None = None  # (doc_id, blank) of the previous frame's last line
-        for lines in iter_stage_batches(Path(batch.stage_path)):
+        for lines in iter_stage_batches(batch.stage_path):
             continues = last is not None and lines.height > 0 and lines.get_column("doc_id")[0] == last[0]
             segmented = segment_lines(lines, previous_line_blank=bool(continues and last and last[1]))
             if segmented.height:

@@ -53,7 +53,7 @@ class StorageError(Exception):
     """A location that cannot be used; the message is one line naming it."""
 
 
-def parse_location(text: str | os.PathLike[str]) -> Path | S3Path:
+def parse_location(text: str | os.PathLike[str] | S3Path) -> Path | S3Path:
     """A local path, or an ``s3://bucket/prefix`` location; other URL schemes are refused by name."""
     if isinstance(text, S3Path | Path):
         return text
@@ -257,6 +257,24 @@ class S3Path:
 
         try:
             return ObjectReader(self, obstore.open_reader(self.store, self.key, buffer_size=READ_BUFFER_BYTES))
+        except Exception as error:
+            raise object_error(self, error) from error
+
+    def upload(self, local: Path) -> None:
+        """Put a local file as this object (multipart when large)."""
+        import obstore
+
+        obstore.put(self.store, self.key, local)
+
+    def download(self, local: Path) -> None:
+        """Copy the object into a local file, streaming."""
+        import obstore
+
+        try:
+            result = obstore.get(self.store, self.key)
+            with local.open("wb") as handle:
+                for chunk in result.stream(min_chunk_size=READ_BUFFER_BYTES):
+                    handle.write(chunk)
         except Exception as error:
             raise object_error(self, error) from error
 

@@ -106,7 +106,7 @@ def fingerprint_task(sources: list[InputPath]) -> tuple[list[PlannedFile], list[
 
 @task(**stage_task_options("decode"))  # type: ignore[untyped-decorator]
 def decode_task(
-    files: list[PlannedFile], number: int, work_root: Path, paths_by_doc: dict[str, tuple[str, ...]]
+    files: list[PlannedFile], number: int, work_root: LakePath, paths_by_doc: dict[str, tuple[str, ...]]
 ) -> StagedBatch:
     """Detect the encodings and decode the batch's files into numbered lines."""
     return stages.decode_batch(files, number, work_root, paths_by_doc)
@@ -138,7 +138,7 @@ def _run_name() -> str:
 def _submit_batch(
     files: list[PlannedFile],
     number: int,
-    work_root: Path,
+    work_root: LakePath,
     lake: LakePath,
     run_id: str,
     plan: IngestPlan,

@@ -152,3 +152,35 @@ def test_secrets_never_written(s3_env: S3Server, s3_prefix: str, tmp_path: Path)
     ingest_paths(_inputs(tmp_path / "in"), lake, "run-1", tmp_path / "work")
     for path, _ in lake.walk_objects():
         assert SECRET_KEY.encode() not in path.read_bytes(), path
+
+
+def test_the_server_stopped_mid_run(
+    s3_env: S3Server, s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run fails with an error naming the store, the lake stays readable, a re-run converges."""
+    import akhbar.lake
+    import akhbar.publish
+
+    monkeypatch.setattr(akhbar.lake, "S3_LOCK_LEASE_SECONDS", 2.0)  # the dead run's lock expires fast
+    lake = _lake(s3_prefix)
+    sources = _inputs(tmp_path / "in")
+    real_checkpoint = akhbar.publish.checkpoint
+
+    def stop_the_server(name: str) -> None:
+        if name == "after-segments":
+            s3_env.stop()
+        real_checkpoint(name)
+
+    monkeypatch.setattr(akhbar.publish, "checkpoint", stop_the_server)
+    with pytest.raises(Exception, match=r"127\.0\.0\.1|connect|error sending request|Generic S3 error"):
+        ingest_paths(sources, lake, "run-1", tmp_path / "work")
+    monkeypatch.setattr(akhbar.publish, "checkpoint", real_checkpoint)
+    s3_env.start()
+    # Readable: the segments commit landed, the documents commit never did.
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 0
+    problems = check_lake_invariants(lake)
+    assert any("interrupted batch" in p for p in problems), problems
+    results, failures = ingest_paths(sources, lake, "run-2", tmp_path / "work")
+    assert not failures and sum(len(r.documents) for r in results) == 2
+    assert check_lake_invariants(lake) == []
+    assert scan_dataset(lake, SEGMENTS).collect().height == 4
