@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -646,15 +647,24 @@ def _age_seconds(meta: dict[str, object]) -> float:
 
 
 @contextmanager
-def run_staging(lake: LakePath, run_id: str) -> Iterator[LakePath]:
+def run_staging(lake: LakePath, run_id: str, *, shared: bool = True) -> Iterator[LakePath]:
     """A run's private work folder, locked while the run lives and removed when it ends.
 
     A killed run cannot remove its folder; :func:`remove_abandoned_staging` recognises such a folder
     because nobody holds its lock any more. With a lake on object storage the work folder is the
     prefix ``_staging/<run_id>/`` of the lake, so that a stage may run on any machine that reaches
     the object store (Dask workers share no folder); a killed run's prefix is removed once it has
-    been untouched for :data:`STALE_STAGING_SECONDS`.
+    been untouched for :data:`STALE_STAGING_SECONDS`. ``shared=False`` says every task runs in this
+    process: the stages of an object-store lake then stay in a local temporary folder, which saves an
+    upload and a download per stage.
     """
+    if isinstance(lake, S3Path) and not shared:
+        local = Path(tempfile.mkdtemp(prefix=f"akhbar-staging-{run_id}-"))
+        try:
+            yield local
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+        return
     if isinstance(lake, S3Path):
         prefix = lake / STAGING_DIR / run_id
         try:

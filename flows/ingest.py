@@ -214,7 +214,7 @@ def ingest(
         len(plan.already_ingested),
         lake_path,
     )
-    with run_staging(lake_path, run_id) as work_root:
+    with run_staging(lake_path, run_id, shared=_workers_elsewhere()) as work_root:
         chains = {
             number: (files, _submit_batch(files, number, work_root, lake_path, run_id, plan, taxonomy.version, options))
             for number, files in enumerate(batches, start=1)
@@ -248,6 +248,15 @@ def ingest(
     if summary.status == "failed":
         return Failed(message=f"nothing could be ingested: {message}", data=NothingIngested(message, summary))
     return Completed(message=f"{summary.status}: {message}", data=summary)
+
+
+def _workers_elsewhere() -> bool:
+    """True unless the tasks run on this machine's threads (Dask workers may be on other machines)."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return not (context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner))
 
 
 def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:

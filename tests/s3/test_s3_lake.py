@@ -14,11 +14,13 @@ from akhbar.analytics import open_lake, run_query
 from akhbar.lake import (
     LOCK_FILE,
     MARKER_FILE,
+    STAGING_DIR,
     commit_rows,
     ensure_lake,
     lake_lock,
     open_table,
     optimize_lake,
+    run_staging,
     scan_dataset,
 )
 from akhbar.lake_check import check_lake_invariants
@@ -184,3 +186,15 @@ def test_the_server_stopped_mid_run(
     assert not failures and sum(len(r.documents) for r in results) == 2
     assert check_lake_invariants(lake) == []
     assert scan_dataset(lake, SEGMENTS).collect().height == 4
+
+
+def test_staging_of_an_s3_lake(s3_prefix: str) -> None:
+    """Shared (Dask): under the lake's _staging/<run>/ prefix; threads only: a local folder. Both removed."""
+    lake = _lake(s3_prefix)
+    with run_staging(lake, "run-a") as shared:
+        assert shared == lake / STAGING_DIR / "run-a"
+        (shared / "batch-00001" / "lines.arrow").write_bytes(b"x")
+    assert not (lake / STAGING_DIR).is_dir()
+    with run_staging(lake, "run-b", shared=False) as local:
+        assert isinstance(local, Path) and local.is_dir()
+    assert not local.exists()
