@@ -20,6 +20,7 @@ from akhbar.lake import (
     lake_lock,
     open_table,
     optimize_lake,
+    prepare_lake,
     run_staging,
     scan_dataset,
 )
@@ -198,3 +199,40 @@ def test_staging_of_an_s3_lake(s3_prefix: str) -> None:
     with run_staging(lake, "run-b", shared=False) as local:
         assert isinstance(local, Path) and local.is_dir()
     assert not local.exists()
+
+
+def test_a_damaged_object_is_named_repaired_and_reingested(s3_prefix: str, tmp_path: Path) -> None:
+    from akhbar.commands.preflight import lake_problem
+    from akhbar.lake_check import live_files, repair_lake
+
+    lake = _lake(s3_prefix)
+    sources = _inputs(tmp_path / "in")
+    ingest_paths(sources, lake, "run-1", tmp_path / "work")
+    [damaged] = live_files(lake, SEGMENTS)
+    assert isinstance(damaged, S3Path)
+    damaged.write_bytes(b"not parquet at all")
+    assert f"segments: damaged data file {damaged}" in "\n".join(check_lake_invariants(lake))
+    problem = lake_problem(lake)
+    assert problem is not None and f"segments file {damaged}" in problem
+    repaired = repair_lake(lake)
+    assert [d.path for d in repaired.damaged] == [str(damaged)]
+    assert lake_problem(lake) is None
+    results, failures = ingest_paths(sources, lake, "run-2", tmp_path / "work")
+    assert not failures and sum(len(r.documents) for r in results) == 2  # re-ingested
+    assert check_lake_invariants(lake) == []
+    assert scan_dataset(lake, SEGMENTS).collect().height == 4
+
+
+def test_a_dead_runs_staging_prefix_is_removed_once_stale(
+    s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import akhbar.lake
+
+    lake = _lake(s3_prefix)
+    ingest_paths(_inputs(tmp_path / "in"), lake, "run-1", tmp_path / "work")
+    (lake / STAGING_DIR / "dead-run" / "batch-00001" / "lines.arrow").write_bytes(b"x")
+    prepare_lake(lake)
+    assert (lake / STAGING_DIR / "dead-run").is_dir()  # recent: it may belong to a live run
+    monkeypatch.setattr(akhbar.lake, "STALE_STAGING_SECONDS", 0.0)
+    assert any("dead-run" in line for line in prepare_lake(lake))
+    assert not (lake / STAGING_DIR).is_dir()
