@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
-from akhbar.storage import S3Path, redact, storage_options
+from akhbar.storage import S3Path, plain_error, redact, storage_options
 from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
 
 logger = logging.getLogger(__name__)
@@ -598,17 +598,20 @@ def _s3_lock(lock: S3Path, on_wait: Callable[[str], None]) -> Iterator[None]:
     """
     body = json.dumps({"owner": uuid.uuid4().hex, "host": os.uname().nodename, "pid": os.getpid()}).encode()
     told = False
-    while (tag := lock.create(body)) is None:
-        meta = lock.head()
-        if meta is not None and _age_seconds(meta) > S3_LOCK_LEASE_SECONDS:
-            tag = lock.replace_if(body, str(meta["e_tag"]))
-            if tag is not None:
-                logger.warning("took over the lock %s of a run that stopped refreshing it", lock)
-                break
-        if not told:
-            on_wait(f"another akhbar run is writing to {lock.parent}; waiting for it to finish")
-            told = True
-        time.sleep(0.5)
+    try:
+        while (tag := lock.create(body)) is None:
+            meta = lock.head()
+            if meta is not None and _age_seconds(meta) > S3_LOCK_LEASE_SECONDS:
+                tag = lock.replace_if(body, str(meta["e_tag"]))
+                if tag is not None:
+                    logger.warning("took over the lock %s of a run that stopped refreshing it", lock)
+                    break
+            if not told:
+                on_wait(f"another akhbar run is writing to {lock.parent}; waiting for it to finish")
+                told = True
+            time.sleep(0.5)
+    except Exception as error:  # the store does not answer (or refuses): one line naming it
+        raise LakeError(f"cannot take the lake lock {lock}: {plain_error(error)}") from error
     state = {"tag": tag}
     stop = threading.Event()
 

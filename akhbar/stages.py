@@ -45,6 +45,7 @@ from akhbar.staging import (
     transform_stage,
     write_stage,
 )
+from akhbar.storage import plain_error
 from akhbar.topics import Taxonomy, classify_topics, load_taxonomy
 from schemas import DOCUMENTS
 
@@ -77,7 +78,7 @@ def fingerprint_files(sources: Sequence[InputPath]) -> tuple[list[PlannedFile], 
 
 def failure_message(source: InputPath | str, stage: str, error: BaseException) -> str:
     """One line naming the file, the stage and the error."""
-    return f"{source}: {stage} failed: {error.__class__.__name__}: {error}"
+    return f"{source}: {stage} failed: {error.__class__.__name__}: {plain_error(error)}"
 
 
 @dataclass(frozen=True)

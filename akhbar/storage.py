@@ -362,5 +362,19 @@ def s3_error_summary(error: BaseException) -> str:
     status = re.search(r"status code: (\d{3})", text)
     if code:
         return code.group(1) + (f" (HTTP {status.group(1)})" if status else "")
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-    return redact(first[:300])
+    return plain_error(error)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def plain_error(error: BaseException) -> str:
+    """An error's message as one plain line: no colour codes, no Rust debug dump, no secret.
+
+    delta-rs and obstore errors span lines (a chain of causes, then ``Debug source: ...``); the
+    chain is kept, joined with arrows, the dump dropped.
+    """
+    text = _ANSI.sub("", str(error)).split("\n\nDebug source:", 1)[0]
+    parts = [part.strip(" ↳") for part in text.splitlines()]
+    line = " ".join(part for part in parts if part)
+    return redact(line or type(error).__name__)

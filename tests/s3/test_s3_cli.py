@@ -98,3 +98,37 @@ def test_run_with_s3_inputs_names_the_missing_key(s3_env: S3Server, s3_prefix: s
     assert f"path not found: {drop}/missing.txt" in result.output
     documents = scan_dataset(_lake(s3_prefix), DOCUMENTS).collect()
     assert sorted(documents.get_column("source_path")) == [f"{drop}/one.txt", f"{drop}/two.txt"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_server_stopped_mid_run_fails_clearly_and_a_rerun_converges(
+    s3_env: S3Server, s3_prefix: str, seed_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import akhbar.lake
+    import akhbar.publish
+    from akhbar.lake_check import check_lake_invariants
+
+    monkeypatch.setattr(akhbar.lake, "S3_LOCK_LEASE_SECONDS", 2.0)  # the dead run's lock expires fast
+    real_checkpoint = akhbar.publish.checkpoint
+
+    def stop_the_server(name: str) -> None:
+        if name == "after-segments":
+            s3_env.stop()
+        real_checkpoint(name)
+
+    monkeypatch.setattr(akhbar.publish, "checkpoint", stop_the_server)
+    try:
+        failed = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix, "--quiet"])
+    finally:
+        s3_env.start()
+    monkeypatch.setattr(akhbar.publish, "checkpoint", real_checkpoint)
+    assert failed.exit_code == EXIT_NOTHING, failed.output
+    last = failed.output.rstrip().splitlines()[-1]
+    assert last.startswith("error: ") and s3_env.endpoint.removeprefix("http://") in last, last
+    assert SECRET_KEY not in failed.output
+    lake = _lake(s3_prefix)
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 0  # readable; nothing half-committed counts
+    again = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix, "--quiet"])
+    assert again.exit_code == EXIT_OK, again.output
+    assert check_lake_invariants(lake) == []
+    assert scan_dataset(lake, DOCUMENTS).collect().height == 1

@@ -175,8 +175,10 @@ def test_the_server_stopped_mid_run(
         real_checkpoint(name)
 
     monkeypatch.setattr(akhbar.publish, "checkpoint", stop_the_server)
-    with pytest.raises(Exception, match=r"127\.0\.0\.1|connect|error sending request|Generic S3 error"):
+    with pytest.raises(Exception, match=r"127\.0\.0\.1|connect|error sending request|Generic S3 error") as failed:
         ingest_paths(sources, lake, "run-1", tmp_path / "work")
+    print(f"the run failed with: {failed.value!r}")
+    assert SECRET_KEY not in str(failed.value)
     monkeypatch.setattr(akhbar.publish, "checkpoint", real_checkpoint)
     s3_env.start()
     # Readable: the segments commit landed, the documents commit never did.
