@@ -1,4 +1,4 @@
-"""The output lake: one Delta Lake table per dataset (delta-rs), on local disk.
+"""The output lake: one Delta Lake table per dataset (delta-rs), on local disk or object storage.
 
 Layout::
 
@@ -22,6 +22,12 @@ versions cannot be read back (time travel); the Delta log keeps what each commit
 
 akhbar never deletes, moves or rewrites anything in a folder that lacks the marker, and cleanup
 only ever touches names akhbar itself writes.
+
+A lake may also be a prefix in an S3-compatible object store (``s3://bucket/prefix``, an
+:class:`akhbar.storage.S3Path`) with the same layout as objects. Delta commits there rely on
+conditional puts (see akhbar/storage.py); the lock is an object created with If-None-Match and kept
+alive by its holder (:func:`_s3_lock`); stage files go under ``_staging/<run_id>/`` only when tasks
+may run on other machines (:func:`run_staging`).
 """
 
 from __future__ import annotations

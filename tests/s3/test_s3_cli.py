@@ -57,7 +57,27 @@ def test_run_sql_report_and_lake_commands_on_s3(
     runs = scan_dataset(lake, RUNS).collect()
     outputs.append(str(runs.to_dicts()))
     outputs += [path.read_bytes().decode("utf-8", "replace") for path, _ in lake.walk_objects()]
+    outputs += _prefect_logs_and_artifacts()
+    assert len(outputs) > 20
     assert not [text for text in outputs if SECRET_KEY in text]
+
+
+def _prefect_logs_and_artifacts() -> list[str]:
+    """Every log line and artifact the session's Prefect server holds, as text."""
+    from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # logs reach the server in the background
+    texts: list[str] = []
+    with get_client(sync_client=True) as client:
+        offset = 0
+        while logs := client.read_logs(limit=200, offset=offset):
+            texts += [log.message for log in logs]
+            offset += len(logs)
+        texts += [artifact.model_dump_json() for artifact in client.read_artifacts()]
+        texts += [run.model_dump_json() for run in client.read_flow_runs()]
+    assert texts, "the Prefect server holds the runs' logs"
+    return texts
 
 
 def test_wrong_credentials_are_one_line_and_write_nothing(

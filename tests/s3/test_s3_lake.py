@@ -4,6 +4,7 @@ commands, concurrent writers, the lock, and secrets kept out of everything akhba
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,6 +139,34 @@ def test_the_lock_object_orders_holders(s3_prefix: str) -> None:
     thread.join(timeout=30)
     assert order == ["first", "second"]
     assert not (lake / LOCK_FILE).is_file()
+
+
+def test_two_holders_of_the_lock_object_take_turns(s3_prefix: str) -> None:
+    """The object lock itself (as two processes meet it; in one process a thread lock comes first)."""
+    from akhbar.lake import _s3_lock
+
+    lock = _lake(s3_prefix) / LOCK_FILE
+    inside: list[str] = []
+    waits: list[str] = []
+    first_in = threading.Event()
+
+    def holder(name: str) -> None:
+        with _s3_lock(lock, waits.append):
+            inside.append(f"{name} in")
+            first_in.set()
+            time.sleep(1.0)
+            inside.append(f"{name} out")
+
+    first = threading.Thread(target=holder, args=("a",))
+    first.start()
+    first_in.wait(30)
+    second = threading.Thread(target=holder, args=("b",))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert inside == ["a in", "a out", "b in", "b out"]  # never both inside
+    assert waits and "another akhbar run is writing" in waits[0]
+    assert not lock.is_file()
 
 
 def test_a_lock_nobody_refreshes_is_taken_over(s3_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
