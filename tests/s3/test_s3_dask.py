@@ -3,12 +3,17 @@ prefix, and a LocalCluster run gives the same datasets as a thread run (a real S
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from akhbar.cli import EXIT_OK, app
-from akhbar.lake import STAGING_DIR, scan_dataset
+from akhbar.lake import STAGING_DIR, LakePath, scan_dataset
 from akhbar.storage import S3Path
 from schemas import ARTICLES, DOCUMENTS, QUARANTINE, SEGMENTS
 from tests.s3.conftest import S3Server
@@ -29,8 +34,22 @@ def _contents(lake: S3Path) -> dict[str, pl.DataFrame]:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-def test_dask_workers_need_only_the_object_store(s3_env: S3Server, s3_prefix: str) -> None:
+def test_dask_workers_need_only_the_object_store(
+    s3_env: S3Server, s3_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("prefect_dask")
+    ingest_module = importlib.import_module("flows.ingest")  # `flows.ingest` is also the flow's name
+
+    work_roots: list[object] = []
+    real_staging = ingest_module.run_staging
+
+    @contextmanager
+    def recorded_staging(lake: LakePath, run_id: str, *, shared: bool = True) -> Iterator[LakePath]:
+        with real_staging(lake, run_id, shared=shared) as work_root:
+            work_roots.append(work_root)
+            yield work_root
+
+    monkeypatch.setattr(ingest_module, "run_staging", recorded_staging)
     drop = S3Path("raw", "dask-drop")
     texts = [
         "عاجل: الحكومة تعلن خطة اقتصادية جديدة لدعم الصادرات بقيمة 3 مليارات دولار\nخبر رياضي\n",
@@ -56,4 +75,7 @@ def test_dask_workers_need_only_the_object_store(s3_env: S3Server, s3_prefix: st
     for name, frame in expected.items():
         assert frame.height > 0 or name == QUARANTINE.name
         assert got[name].equals(frame), name
-    assert not (dask / STAGING_DIR).is_dir()  # the run's stage objects are gone
+    # Threads: stage files in a local folder; Dask: under the lake's _staging/ prefix, gone after the run.
+    assert isinstance(work_roots[0], Path)
+    assert work_roots[1] == dask / STAGING_DIR / work_roots[1].name  # type: ignore[attr-defined]
+    assert not (dask / STAGING_DIR).is_dir()
