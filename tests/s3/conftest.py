@@ -20,6 +20,8 @@ import pytest
 
 ACCESS_KEY = "AKHBARTESTKEY0000001"
 SECRET_KEY = "akhbar-s3-test-secret-7f3c9e1b"  # grepped for in outputs: it must never appear
+#: A key that may read and list but not write.
+READER_KEY, READER_SECRET = "AKHBARREADER00000001", "akhbar-s3-reader-secret-2d4e6f"
 BUCKETS = ("raw", "lake")
 #: Port flags of `weed mini`: every listener gets a free port, so parallel sessions never collide.
 PORT_FLAGS = (
@@ -136,7 +138,12 @@ def s3_server() -> Iterator[S3Server]:
         "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         "actions": ["Admin", "Read", "List", "Tagging", "Write"],
     }
-    config.write_text(json.dumps({"identities": [identity]}))
+    reader = {
+        "name": "reader",
+        "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
+        "actions": ["Read", "List"],
+    }
+    config.write_text(json.dumps({"identities": [identity, reader]}))
     ports = dict(zip(PORT_FLAGS, _free_ports(len(PORT_FLAGS)), strict=True))
     command = [
         weed,

@@ -12,7 +12,7 @@ from akhbar.cli import EXIT_NOTHING, EXIT_OK, EXIT_WARNINGS, app
 from akhbar.lake import scan_dataset
 from akhbar.storage import S3Path, parse_location
 from schemas import DOCUMENTS, RUNS
-from tests.s3.conftest import SECRET_KEY, S3Server
+from tests.s3.conftest import READER_KEY, READER_SECRET, SECRET_KEY, S3Server
 
 runner = CliRunner()
 
@@ -152,3 +152,18 @@ def test_the_server_stopped_mid_run_fails_clearly_and_a_rerun_converges(
     assert again.exit_code == EXIT_OK, again.output
     assert check_lake_invariants(lake) == []
     assert scan_dataset(lake, DOCUMENTS).collect().height == 1
+
+
+def test_a_read_only_key_or_a_foreign_prefix_is_refused_before_prefect(
+    s3_env: S3Server, s3_prefix: str, seed_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (_lake(s3_prefix) / "someone-elses.csv").write_text("a,b\n")
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix])
+    assert result.exit_code == EXIT_NOTHING
+    assert f"{s3_prefix} is not an akhbar lake" in result.output
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER_SECRET)
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", "s3://lake/read-only-lake"])
+    assert result.exit_code == EXIT_NOTHING
+    assert "bucket 'lake'" in result.output and "AccessDenied" in result.output, result.output
+    assert READER_SECRET not in result.output
