@@ -337,11 +337,7 @@ def commit_rows(
 
 
 def _write(
-    lake: LakePath,
-    dataset: DatasetSchema,
-    reader: pa.RecordBatchReader,
-    replacing: Collection[str],
-    key: str,
+    lake: LakePath, dataset: DatasetSchema, reader: pa.RecordBatchReader, replacing: Collection[str], key: str,
     new_keys: set[str],
 ) -> None:
     """One Delta transaction: append, replace the rows of ``replacing``, or delete them."""

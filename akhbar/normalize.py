@@ -42,15 +42,8 @@ TATWEEL = "\u0640"
 #: Presentation forms that NFKC expands to a tatweel plus harakat, mapped straight to the harakat so
 #: that tatweel can go before NFKC (removing it after would leave marks NFKC has not recomposed).
 TATWEEL_FORMS = {
-    "\ufcf2": "\u064e\u0651",
-    "\ufcf3": "\u064f\u0651",
-    "\ufcf4": "\u0650\u0651",
-    "\ufe71": "\u064b",
-    "\ufe77": "\u064e",
-    "\ufe79": "\u064f",
-    "\ufe7b": "\u0650",
-    "\ufe7d": "\u0651",
-    "\ufe7f": "\u0652",
+    "\ufcf2": "\u064e\u0651", "\ufcf3": "\u064f\u0651", "\ufcf4": "\u0650\u0651", "\ufe71": "\u064b",
+    "\ufe77": "\u064e", "\ufe79": "\u064f", "\ufe7b": "\u0650", "\ufe7d": "\u0651", "\ufe7f": "\u0652",
 }
 #: Arabic diacritics: tanween, harakat, shadda, sukun, hamza marks, superscript alef,
 #: and the Quranic annotation signs.

@@ -270,9 +270,8 @@ def _publish_staged(
         commit_rows(lake, DOCUMENTS, [documents], replacing=replacing)
         checkpoint("after-documents")
         clear_intent(lake, intent)
-    return BatchResult(
-        label=batch.label, documents=_document_results(batch, counts, written, quarantine), failures=batch.failures
-    )
+    return BatchResult(label=batch.label, documents=_document_results(batch, counts, written, quarantine),
+                       failures=batch.failures)
 
 
 def _by_document(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:

@@ -241,12 +241,8 @@ def topic_colors(topics: list[str]) -> dict[str, str]:
 
 def _bar_chart(frame: pl.DataFrame, name: str, xlabel: str) -> Callable[[], str]:
     """A horizontal bar chart of a (label, value) frame, first row at the top, values at the bar ends."""
-    return lambda: _draw_bars(
-        frame.get_column(frame.columns[0]).cast(pl.String).to_list(),
-        frame.get_column(frame.columns[1]).cast(pl.Float64).to_list(),
-        name,
-        xlabel,
-    )
+    return lambda: _draw_bars(frame.get_column(frame.columns[0]).cast(pl.String).to_list(),
+                              frame.get_column(frame.columns[1]).cast(pl.Float64).to_list(), name, xlabel)
 
 
 def _draw_bars(labels: list[str], values: list[float], name: str, xlabel: str) -> str:
@@ -328,7 +324,9 @@ def html_table(frame: pl.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _section(title: str, chart: Callable[[], str] | None, frame: pl.DataFrame, empty: str, note: str | None) -> str:
+def _section(
+    title: str, chart: Callable[[], str] | None, frame: pl.DataFrame, empty: str, note: str | None
+) -> str:
     """A titled section: the chart (drawn only when there is data) and its data, or why it is empty."""
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
     if note:
@@ -386,7 +384,7 @@ def render_report_html(figures: ReportFigures) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>akhbar report — {html.escape(figures.lake)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>akhbar lake report</h1><p class="meta">Lake <code>{html.escape(figures.lake)}</code> · '
+        f"<h1>akhbar lake report</h1><p class=\"meta\">Lake <code>{html.escape(figures.lake)}</code> · "
         f"generated {generated} by akhbar {html.escape(__version__)}</p>"
         f'<section><h2>Rows per dataset</h2><div class="totals">{totals}</div></section>'
         + "".join(sections)
@@ -405,3 +403,4 @@ def save_report(figures: ReportFigures, out: Path) -> Path:
 def write_report(lake: LakePath, out: Path) -> Path:
     """Aggregate ``lake`` and write its HTML report to ``out``."""
     return save_report(report_figures(lake), out)
+

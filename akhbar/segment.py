@@ -62,13 +62,8 @@ def segment_lines(lines: pl.DataFrame, doc_id: str | None = None, *, previous_li
         pl.when(undecodable)
         .then(pl.col("decode_error"))
         .when(too_long)
-        .then(
-            pl.format(
-                "line of {} bytes exceeds the {} byte limit",
-                pl.col("line_text").str.len_bytes(),
-                pl.lit(MAX_LINE_BYTES),
-            )
-        )
+        .then(pl.format("line of {} bytes exceeds the {} byte limit", pl.col("line_text").str.len_bytes(),
+                        pl.lit(MAX_LINE_BYTES)))
     )
     previous_blank = (pl.col("line_kind") == LineKind.BLANK.value).shift(1)
     same_document = pl.col("doc_id") == pl.col("doc_id").shift(1)
