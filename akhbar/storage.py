@@ -57,10 +57,11 @@ def parse_location(text: str | os.PathLike[str] | S3Path) -> Path | S3Path:
     """A local path, or an ``s3://bucket/prefix`` location; other URL schemes are refused by name."""
     if isinstance(text, S3Path | Path):
         return text
-    value = os.fspath(text).strip()
+    given = os.fspath(text)
+    value = given.strip()
     scheme, sep, rest = value.partition("://")
     if not sep or "/" in scheme or "\\" in scheme or not scheme.isascii() or not scheme.replace("+", "").isalnum():
-        return Path(value)
+        return Path(given)  # exactly as a Path of it was before object storage
     if scheme.lower() not in SUPPORTED_SCHEMES:
         supported = ", ".join(f"{s}://bucket/prefix" for s in SUPPORTED_SCHEMES)
         raise StorageError(
