@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from akhbar.dictionary import duckdb_type_name
-from akhbar.lake import arrow_dataset, is_lake
+from akhbar.lake import LakePath, arrow_dataset, is_lake
 from schemas import ALL_DATASETS, DatasetSchema
 
 
@@ -56,7 +56,7 @@ def one_line(error: BaseException) -> str:
     return line
 
 
-def check_lake(lake: Path, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> None:
+def check_lake(lake: LakePath, datasets: Iterable[DatasetSchema] = ALL_DATASETS) -> None:
     """Raise LakeError unless ``lake`` is an akhbar lake."""
     if not lake.is_dir():
         raise LakeError(f"lake not found: {lake}")
@@ -100,7 +100,7 @@ def lock_down(
 
 
 def open_lake(
-    lake: Path,
+    lake: LakePath,
     datasets: Iterable[DatasetSchema] = ALL_DATASETS,
     *,
     read_only: bool = True,
@@ -126,7 +126,9 @@ def open_lake(
             view = f"CREATE VIEW {quote_identifier(dataset.name)} AS {_view_sql(source, present, dataset)}"
             connection.execute(view)
         if read_only:
-            lock_down(connection, [root], [path.absolute() for path in output_paths])
+            # An object-store lake is read through the registered Arrow datasets only: no folder to allow.
+            folders = [root] if isinstance(root, Path) else []
+            lock_down(connection, folders, [path.absolute() for path in output_paths])
     except duckdb.Error as error:
         connection.close()
         raise QueryError(f"cannot read the lake {lake}: {one_line(error)}") from error

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import polars as pl
 
-from akhbar.lake import open_table, scan_dataset
+from akhbar.lake import LakePath, open_table, scan_dataset
 from schemas import DatasetSchema
 
 #: Characters Prefect does not accept in an asset key (prefect.types.names.RESTRICTED_ASSET_CHARACTERS).
 FORBIDDEN_KEY_CHARACTERS = frozenset("\n\r\t\0 #?&%\"'<>[]{}|\\^`")
 
 
-def dataset_asset_key(lake: Path | str, dataset: DatasetSchema) -> str:
+def dataset_asset_key(lake: LakePath | str, dataset: DatasetSchema) -> str:
     """The asset key of a dataset: its table's URI, forbidden characters replaced by ``_``."""
     text = str(lake)
     if "://" in text:  # already a URI (a remote lake)
@@ -43,7 +43,7 @@ class Materialization:
 
 
 def materializations(
-    lake: Path,
+    lake: LakePath,
     datasets: tuple[DatasetSchema, ...],
     rows_written: Mapping[str, int],
     run_id: str,

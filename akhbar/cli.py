@@ -15,6 +15,7 @@ from rich.table import Table
 
 from akhbar.commands.analytics import register as register_analytics_commands
 from akhbar.commands.lake import lake_app
+from akhbar.commands.options import LakeOption
 from akhbar.commands.preflight import lake_problem, missing_extra, taxonomy_problem
 from akhbar.commands.review import review as review_command
 from akhbar.config import ConfigError, Settings, load_settings
@@ -23,6 +24,7 @@ from akhbar.progress import make_progress, reporting_to
 from akhbar.runs import RunSummary, quarantine_message
 from akhbar.settings import apply_prefect_defaults
 from akhbar.shutdown import exit_code_for, hard_exit, run_stoppable
+from akhbar.storage import parse_location
 from schemas import ALL_DATASETS
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ errors = Console(stderr=True, soft_wrap=True)
 #: Exit codes (README "Failure behaviour").
 EXIT_OK, EXIT_WARNINGS, EXIT_NOTHING = 0, 1, 2  # the same as RunSummary.exit_code
 
-# A string, not a Path: typer turns --lake '' into Path("."), the working directory.
-LakeOption = Annotated[str | None, typer.Option("--lake", help="Output lake folder [default: data/lake].")]
 TaxonomyOption = Annotated[
     Path | None,
     typer.Option("--taxonomy", help="Taxonomy TOML to use instead of the packaged one [env: AKHBAR_TAXONOMY]."),
@@ -210,6 +210,9 @@ def serve(
         raise typer.Exit(EXIT_NOTHING)
     settings = _settings(lake=lake, taxonomy=_renamed(taxonomy, topics, "--topics", "--taxonomy"))
     _preflight(settings)
+    if not isinstance(settings.lake, Path):
+        _error(f"akhbar serve writes to a local lake folder; {settings.lake} is on object storage (use akhbar run)")
+        raise typer.Exit(EXIT_NOTHING)
     inbox.mkdir(parents=True, exist_ok=True)  # files land there later
     from flows.deployments import inbox_deployment, serve_inbox
 
@@ -242,7 +245,7 @@ def evaluate_command(
 
 def _print_summary(summary: RunSummary) -> None:
     """Where the datasets are, and segments per topic."""
-    lake = Path(summary.lake)
+    lake = parse_location(summary.lake)  # a folder or s3://bucket/prefix
     console.print(f"[bold]run {escape(summary.run_id)}[/bold]: {summary.status}", highlight=False)
     for dataset in ALL_DATASETS:
         console.print(f"  {dataset.name:<11} {lake / dataset.name}", highlight=False, markup=False)

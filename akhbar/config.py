@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
+from akhbar.storage import S3Path, StorageError, parse_location
 
 CONFIG_FILE = "akhbar.toml"
 ENV_PREFIX = "AKHBAR_"
@@ -49,9 +50,11 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        arbitrary_types_allowed=True,  # an s3:// lake is an S3Path
     )
 
-    lake: Path = Path("data/lake")
+    #: A local folder or ``s3://bucket/prefix`` (akhbar/storage.py).
+    lake: Path | S3Path = Path("data/lake")
     #: None: the taxonomy packaged with akhbar (akhbar/taxonomy.toml).
     taxonomy: Path | None = None
     runner: Literal["thread", "dask"] = "thread"
@@ -70,6 +73,11 @@ class Settings(BaseSettings):
         """An empty lake path would silently be the working directory (Path("") is ".")."""
         if isinstance(value, str | Path) and not str(value).strip():
             raise ValueError("the lake path must not be empty")
+        if isinstance(value, str):
+            try:
+                return parse_location(value)
+            except StorageError as error:
+                raise ValueError(str(error)) from error
         return value
 
     @classmethod

@@ -38,6 +38,8 @@ import polars as pl
 import pyarrow as pa
 from charset_normalizer import from_bytes
 
+from akhbar.storage import S3Path
+
 #: Bytes examined to detect the encoding: enough for a confident guess, small enough to be instant.
 DETECTION_SAMPLE_BYTES = 1 << 20
 #: Default decoding chunk: bounds memory per batch while keeping polars batches large.
@@ -101,6 +103,9 @@ LINES_SCHEMA = {
     "decode_error": pl.String,
 }
 
+#: A local file or an object (akhbar.inputs.InputPath).
+InputPath = Path | S3Path
+
 
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
     """Decoding error handler: each undecodable byte becomes the lone surrogate U+DC00 + byte."""
@@ -129,7 +134,7 @@ class EncodingGuess:
     detail: str = ""
 
 
-def fingerprint_file(path: Path, block_bytes: int = 1 << 20) -> FileFingerprint:
+def fingerprint_file(path: InputPath, block_bytes: int = 1 << 20) -> FileFingerprint:
     """Hash a file's bytes with sha256, streaming."""
     digest = hashlib.sha256()
     size = 0
@@ -140,7 +145,7 @@ def fingerprint_file(path: Path, block_bytes: int = 1 << 20) -> FileFingerprint:
     return FileFingerprint(doc_id=digest.hexdigest(), size_bytes=size)
 
 
-def read_sample(path: Path, size_bytes: int, sample_bytes: int = DETECTION_SAMPLE_BYTES) -> bytes:
+def read_sample(path: InputPath, size_bytes: int, sample_bytes: int = DETECTION_SAMPLE_BYTES) -> bytes:
     """The first ``sample_bytes`` of the file (never past the fingerprinted size)."""
     with path.open("rb") as handle:
         return handle.read(min(sample_bytes, size_bytes))
@@ -292,7 +297,7 @@ def _arabic_share(text: str) -> float:
     return len(ARABIC_LETTER.findall(text)) / non_ascii if non_ascii else 0.0
 
 
-def iter_byte_chunks(path: Path, size_bytes: int, chunk_bytes: int) -> Iterator[bytes]:
+def iter_byte_chunks(path: InputPath, size_bytes: int, chunk_bytes: int) -> Iterator[bytes]:
     """Yield the first ``size_bytes`` of a file in chunks that end at a line break (or EOF)."""
     pending = b""
     remaining = size_bytes
@@ -453,7 +458,7 @@ def _decode_lines_one_by_one(chunk: bytes, encoding: str, first_line_no: int) ->
 
 
 def iter_decoded_lines(
-    path: Path, size_bytes: int, encoding: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    path: InputPath, size_bytes: int, encoding: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[pl.DataFrame]:
     """Decode a file into frames of numbered lines (``LINES_SCHEMA``), one frame per chunk.
 
@@ -490,7 +495,7 @@ def splits_on_byte_line_breaks(encoding: str) -> bool:
         return False
 
 
-def _iter_byte_chunk_lines(path: Path, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
+def _iter_byte_chunk_lines(path: InputPath, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
     """Cut the bytes at line breaks, then decode each chunk: a broken line keeps its exact bytes."""
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     next_line_no = 1
@@ -502,7 +507,7 @@ def _iter_byte_chunk_lines(path: Path, size_bytes: int, encoding: str, chunk_byt
         yield frame
 
 
-def _iter_transcoded_lines(path: Path, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
+def _iter_transcoded_lines(path: InputPath, size_bytes: int, encoding: str, chunk_bytes: int) -> Iterator[pl.DataFrame]:
     """Decode incrementally, then cut the text at line breaks (UTF-16 cannot be cut as bytes).
 
     Undecodable bytes are escaped (``ESCAPE_ERRORS``), so a broken line is told apart from a line

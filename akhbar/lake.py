@@ -1,4 +1,4 @@
-"""The output lake: one Delta Lake table per dataset (delta-rs), on local disk.
+"""The output lake: one Delta Lake table per dataset (delta-rs), on local disk or object storage.
 
 Layout::
 
@@ -22,6 +22,12 @@ versions cannot be read back (time travel); the Delta log keeps what each commit
 
 akhbar never deletes, moves or rewrites anything in a folder that lacks the marker, and cleanup
 only ever touches names akhbar itself writes.
+
+A lake may also be a prefix in an S3-compatible object store (``s3://bucket/prefix``, an
+:class:`akhbar.storage.S3Path`) with the same layout as objects. Delta commits there rely on
+conditional puts (see akhbar/storage.py); the lock is an object created with If-None-Match and kept
+alive by its holder (:func:`_s3_lock`); stage files go under ``_staging/<run_id>/`` only when tasks
+may run on other machines (:func:`run_staging`).
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +52,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
 
+from akhbar.storage import S3Path, plain_error, redact, storage_options
 from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
 
 logger = logging.getLogger(__name__)
@@ -73,6 +83,16 @@ AUTO_COMPACT_FILES = 16
 COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 
 
+#: A lake's location: a local folder or an ``s3://bucket/prefix`` (:mod:`akhbar.storage`).
+LakePath = Path | S3Path
+#: How long an S3 lake lock lives without its holder refreshing it: a killed run's lock is taken over
+#: after this. The holder refreshes it every third of it.
+S3_LOCK_LEASE_SECONDS = 60.0
+#: A run's staging prefix on object storage untouched for this long belongs to a run that died (a
+#: live run writes a stage file per batch and stage far more often).
+STALE_STAGING_SECONDS = 6 * 3600.0
+
+
 class LakeError(Exception):
     """A lake problem the user must act on; the message is one line naming the folder."""
 
@@ -84,19 +104,39 @@ class NotALakeError(LakeError):
 # --- where things are ---------------------------------------------------------------------------
 
 
-def dataset_dir(lake: Path, dataset: DatasetSchema) -> Path:
+def dataset_dir(lake: LakePath, dataset: DatasetSchema) -> LakePath:
     """The folder of one dataset's Delta table."""
     return lake / dataset.name
 
 
-def dataset_glob(lake: Path, dataset: DatasetSchema) -> str:
+def dataset_glob(lake: LakePath, dataset: DatasetSchema) -> str:
     """The glob that reads a dataset's live rows as plain Parquet (valid after a run or optimize)."""
     return str(dataset_dir(lake, dataset) / "*.parquet")
 
 
-def staging_dir(lake: Path, run_id: str) -> Path:
+def staging_dir(lake: LakePath, run_id: str) -> LakePath:
     """The private work folder of one run."""
     return lake / STAGING_DIR / run_id
+
+
+def delta_uri(path: LakePath) -> str:
+    """The table location as delta-rs takes it."""
+    return str(path)
+
+
+def delta_options(path: LakePath) -> dict[str, str] | None:
+    """delta-rs storage options: the AWS environment for an S3 table, none for a local one."""
+    return storage_options() if isinstance(path, S3Path) else None
+
+
+def delta_table(path: LakePath) -> DeltaTable:
+    """The Delta table at ``path`` (local or S3)."""
+    return DeltaTable(delta_uri(path), storage_options=delta_options(path))
+
+
+def is_delta_table(path: LakePath) -> bool:
+    """True when ``path`` holds a Delta table."""
+    return DeltaTable.is_deltatable(delta_uri(path), storage_options=delta_options(path))
 
 
 def dictionary_encoded_columns(dataset: DatasetSchema) -> list[str]:
@@ -118,12 +158,12 @@ def writer_properties(dataset: DatasetSchema) -> WriterProperties:
 # --- the marker and the tables -------------------------------------------------------------------
 
 
-def is_lake(lake: Path) -> bool:
+def is_lake(lake: LakePath) -> bool:
     """True when the folder carries akhbar's lake marker."""
     return (lake / MARKER_FILE).is_file()
 
 
-def lake_format(lake: Path) -> int:
+def lake_format(lake: LakePath) -> int:
     """The format version written in the marker."""
     try:
         return int(json.loads((lake / MARKER_FILE).read_text())["format"])
@@ -131,15 +171,24 @@ def lake_format(lake: Path) -> int:
         raise LakeError(f"{lake / MARKER_FILE}: unreadable lake marker ({error})") from error
 
 
-def looks_like_format_1(lake: Path) -> bool:
+def looks_like_format_1(lake: LakePath) -> bool:
     """A lake written before Delta tables: dataset folders of per-document Parquet files, no marker."""
+    if isinstance(lake, S3Path):  # object-store lakes were never written in format 1
+        return False
     if (lake / "_migrating").is_dir():  # a conversion was interrupted: it resumes
         return True
     return (lake / DOCUMENTS.name / "_schema.parquet").is_file() and not (lake / DOCUMENTS.name / DELTA_LOG).exists()
 
 
-def check_lake_folder(lake: Path) -> None:
+def check_lake_folder(lake: LakePath) -> None:
     """Refuse a folder akhbar may not write to (one line, before any work); creating it is fine."""
+    if isinstance(lake, S3Path):
+        if is_lake(lake) or all(entry.name == LOCK_FILE for entry in lake.iterdir()):  # the lock is ours
+            return
+        raise NotALakeError(
+            f"{lake} is not an akhbar lake (no {MARKER_FILE}) and is not empty: refusing to write there; "
+            "give a new or empty prefix"
+        )
     if lake.exists() and not lake.is_dir():
         raise LakeError(f"lake {lake} is a file, not a folder")
     if not lake.exists():
@@ -158,13 +207,13 @@ def check_lake_folder(lake: Path) -> None:
         )
 
 
-def ensure_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> None:
+def ensure_lake(lake: LakePath, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> None:
     """Create the lake (marker and one Delta table per dataset), or check that ``lake`` is one.
 
     A lake in the per-document Parquet layout of format 1 is converted first (:func:`migrate_lake`).
     """
     check_lake_folder(lake)
-    if not is_lake(lake) and looks_like_format_1(lake):
+    if isinstance(lake, Path) and not is_lake(lake) and looks_like_format_1(lake):
         from akhbar.migrate import migrate_lake
 
         migrate_lake(lake)
@@ -177,20 +226,21 @@ def ensure_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) 
         ensure_table(lake, dataset)
 
 
-def ensure_table(lake: Path, dataset: DatasetSchema) -> None:
+def ensure_table(lake: LakePath, dataset: DatasetSchema) -> None:
     """Create a dataset's Delta table with its declared schema and descriptions, or add new columns."""
     path = dataset_dir(lake, dataset)
-    if not DeltaTable.is_deltatable(str(path)):
+    if not is_delta_table(path):
         DeltaTable.create(
-            str(path),
+            delta_uri(path),
             schema=dataset.arrow_schema(),
             name=dataset.name,
             description=dataset.row,
             configuration={"delta.checkpointInterval": "100"},
             commit_properties=CommitProperties(custom_metadata={"akhbar.schema_version": str(dataset.version)}),
+            storage_options=delta_options(path),
         )
         return
-    table = DeltaTable(str(path))
+    table = delta_table(path)
     stored = {f.name for f in table.schema().fields}
     missing = [f for f in dataset.arrow_schema() if f.name not in stored]
     if missing:
@@ -206,11 +256,11 @@ def _delta_field(arrow_field: pa.Field) -> Field:
     return fields[0]
 
 
-def open_table(lake: Path, dataset: DatasetSchema) -> DeltaTable:
+def open_table(lake: LakePath, dataset: DatasetSchema) -> DeltaTable:
     """The dataset's Delta table; LakeError naming it when it is missing or unreadable."""
     path = dataset_dir(lake, dataset)
     try:
-        return DeltaTable(str(path))
+        return delta_table(path)
     except Exception as error:
         raise LakeError(f"{path}: not a readable Delta table ({one_line(error)})") from error
 
@@ -221,15 +271,18 @@ def one_line(error: BaseException) -> str:
     return f"{error.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def scan_dataset(lake: Path, dataset: DatasetSchema) -> pl.LazyFrame:
+def scan_dataset(lake: LakePath, dataset: DatasetSchema) -> pl.LazyFrame:
     """A dataset as one lazy frame (zero rows, typed, when the lake or table does not exist yet)."""
     path = dataset_dir(lake, dataset)
-    if not DeltaTable.is_deltatable(str(path)):
+    if not is_delta_table(path):
         return pl.LazyFrame(schema=dataset.polars_schema())
-    return pl.scan_delta(str(path))
+    options = delta_options(path)
+    if options is not None:  # polars takes the AWS_* keys only (its retry keys are typed otherwise)
+        options = {name: value for name, value in options.items() if name.startswith("AWS_")}
+    return pl.scan_delta(delta_uri(path), storage_options=options)
 
 
-def arrow_dataset(lake: Path, dataset: DatasetSchema) -> object:
+def arrow_dataset(lake: LakePath, dataset: DatasetSchema) -> object:
     """The live files of a dataset as a pyarrow dataset (what DuckDB scans)."""
     return open_table(lake, dataset).to_pyarrow_dataset()
 
@@ -241,7 +294,7 @@ def sql_in(column: str, values: Iterable[str]) -> str:
 
 
 def commit_rows(
-    lake: Path,
+    lake: LakePath,
     dataset: DatasetSchema,
     batches: Iterable[pl.DataFrame],
     *,
@@ -283,12 +336,13 @@ def commit_rows(
 
 
 def _write(
-    lake: Path, dataset: DatasetSchema, reader: pa.RecordBatchReader, replacing: Collection[str], key: str,
+    lake: LakePath, dataset: DatasetSchema, reader: pa.RecordBatchReader, replacing: Collection[str], key: str,
     new_keys: set[str],
 ) -> None:
     """One Delta transaction: append, replace the rows of ``replacing``, or delete them."""
     arrow_schema = dataset.arrow_schema()
-    path = str(dataset_dir(lake, dataset))
+    location = dataset_dir(lake, dataset)
+    path, options = delta_uri(location), delta_options(location)
     if replacing:
         # The predicate must cover the new rows too (delta-rs checks it), so name them as well.
         frames = list(reader)  # drains the generator so new_keys is complete
@@ -300,13 +354,16 @@ def _write(
                 mode="overwrite",
                 predicate=predicate,
                 writer_properties=writer_properties(dataset),
+                storage_options=options,
             )
         else:
-            DeltaTable(path).delete(sql_in(key, replacing), writer_properties=writer_properties(dataset))
+            delta_table(location).delete(sql_in(key, replacing), writer_properties=writer_properties(dataset))
     else:
         peeked = _peek(reader)
         if peeked is not None:
-            write_deltalake(path, peeked, mode="append", writer_properties=writer_properties(dataset))
+            write_deltalake(
+                path, peeked, mode="append", writer_properties=writer_properties(dataset), storage_options=options
+            )
 
 
 def _peek(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:
@@ -324,7 +381,7 @@ def _peek(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:
     return pa.RecordBatchReader.from_batches(reader.schema, chained())
 
 
-def delete_rows(lake: Path, dataset: DatasetSchema, doc_ids: Collection[str]) -> None:
+def delete_rows(lake: LakePath, dataset: DatasetSchema, doc_ids: Collection[str]) -> None:
     """Remove the rows of these documents from one table (one transaction; nothing when none match)."""
     if doc_ids:
         open_table(lake, dataset).delete(sql_in("doc_id", doc_ids), writer_properties=writer_properties(dataset))
@@ -342,7 +399,7 @@ class Intent:
     name: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def write_intent(lake: Path, intent: Intent) -> Path:
+def write_intent(lake: LakePath, intent: Intent) -> LakePath:
     """Record the intent durably before the batch's first commit."""
     path = lake / PENDING_DIR / f"{intent.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -350,12 +407,12 @@ def write_intent(lake: Path, intent: Intent) -> Path:
     return path
 
 
-def clear_intent(lake: Path, intent: Intent) -> None:
+def clear_intent(lake: LakePath, intent: Intent) -> None:
     """The batch's documents commit is done: its intent is fulfilled."""
     (lake / PENDING_DIR / f"{intent.name}.json").unlink(missing_ok=True)
 
 
-def recover_intents(lake: Path) -> list[str]:
+def recover_intents(lake: LakePath) -> list[str]:
     """Finish what interrupted batches left: drop rows of uncommitted documents, complete removals.
 
     Call with the lake lock held. Returns one line per recovered intent.
@@ -365,7 +422,8 @@ def recover_intents(lake: Path) -> list[str]:
         return []
     recovered = []
     committed = committed_doc_ids(lake)
-    for path in sorted(folder.glob("*.json")):
+    intents: list[LakePath] = sorted(folder.glob("*.json"), key=str)
+    for path in intents:
         try:
             data = json.loads(path.read_text())
             adds, removes = set(data["adds"]), set(data["removes"])
@@ -384,7 +442,7 @@ def recover_intents(lake: Path) -> list[str]:
     return recovered
 
 
-def committed_doc_ids(lake: Path) -> set[str]:
+def committed_doc_ids(lake: LakePath) -> set[str]:
     """The doc_ids with a ``documents`` row."""
     ids: list[str] = scan_dataset(lake, DOCUMENTS).select("doc_id").collect().get_column("doc_id").to_list()
     return set(ids)
@@ -402,8 +460,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write a small text file aside, fsync it and rename it into place."""
+def write_text_atomically(path: LakePath, text: str) -> LakePath:
+    """Write a small text file aside, fsync it and rename it into place (an object put is atomic)."""
+    if isinstance(path, S3Path):
+        path.write_text(text)
+        return path
     temporary = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     with temporary.open("w", encoding="utf-8") as handle:
         handle.write(text)
@@ -414,7 +475,7 @@ def write_text_atomically(path: Path, text: str) -> Path:
     return path
 
 
-def vacuum_lake(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> int:
+def vacuum_lake(lake: LakePath, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> int:
     """Delete data files no table version needs now: afterwards a folder holds exactly the live files."""
     removed = 0
     for dataset in datasets:
@@ -436,13 +497,13 @@ class OptimizeResult:
     removed_files: int
 
 
-def data_file_count(lake: Path, dataset: DatasetSchema) -> int:
+def data_file_count(lake: LakePath, dataset: DatasetSchema) -> int:
     """Live data files of a table."""
     return len(open_table(lake, dataset).file_uris())
 
 
 def optimize_lake(
-    lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS, *, min_files: int = 2
+    lake: LakePath, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS, *, min_files: int = 2
 ) -> list[OptimizeResult]:
     """Compact tables with at least ``min_files`` data files, then vacuum (call with the lock held)."""
     results = []
@@ -452,11 +513,18 @@ def optimize_lake(
         if before >= min_files:
             table.optimize.compact(target_size=COMPACT_TARGET_BYTES, writer_properties=writer_properties(dataset))
         removed = len(table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True))
-        results.append(OptimizeResult(dataset.name, before, len(DeltaTable(str(table.table_uri)).file_uris()), removed))
+        results.append(
+            OptimizeResult(
+                dataset.name,
+                before,
+                len(DeltaTable(table.table_uri, storage_options=delta_options(lake)).file_uris()),
+                removed,
+            )
+        )
     return results
 
 
-def auto_compact(lake: Path) -> list[OptimizeResult]:
+def auto_compact(lake: LakePath) -> list[OptimizeResult]:
     """Compact the tables that passed ``AUTO_COMPACT_FILES`` data files; vacuum every table."""
     crowded = tuple(d for d in ALL_DATASETS if data_file_count(lake, d) > AUTO_COMPACT_FILES)
     results = optimize_lake(lake, crowded) if crowded else []
@@ -470,11 +538,11 @@ def _log_wait(message: str) -> None:
 
 #: One lock per lake for the threads of this process: the file lock orders runs, this one orders
 #: the tasks of one run, which wait for each other without an "another run" warning.
-_thread_locks: dict[Path, threading.RLock] = {}
+_thread_locks: dict[LakePath, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
 
 
-def _thread_lock(lake: Path) -> threading.RLock:
+def _thread_lock(lake: LakePath) -> threading.RLock:
     """This process's lock for ``lake``."""
     with _thread_locks_guard:
         return _thread_locks.setdefault(lake.resolve(), threading.RLock())
@@ -484,12 +552,12 @@ _held = threading.local()
 
 
 @contextmanager
-def lake_lock(lake: Path, *, on_wait: Callable[[str], None] = _log_wait) -> Iterator[None]:
+def lake_lock(lake: LakePath, *, on_wait: Callable[[str], None] = _log_wait) -> Iterator[None]:
     """Hold the lake's exclusive lock (re-entrant within a thread); ``on_wait`` is told once if another
     process holds it."""
     lake.mkdir(parents=True, exist_ok=True)
     key = lake.resolve()
-    depth: dict[Path, int] = getattr(_held, "depth", None) or {}
+    depth: dict[LakePath, int] = getattr(_held, "depth", None) or {}
     _held.depth = depth
     if depth.get(key):
         depth[key] += 1
@@ -497,6 +565,14 @@ def lake_lock(lake: Path, *, on_wait: Callable[[str], None] = _log_wait) -> Iter
             yield
         finally:
             depth[key] -= 1
+        return
+    if isinstance(lake, S3Path):
+        with _thread_lock(lake), _s3_lock(lake / LOCK_FILE, on_wait):
+            depth[key] = 1
+            try:
+                yield
+            finally:
+                depth[key] = 0
         return
     with _thread_lock(lake), (lake / LOCK_FILE).open("a+") as handle:
         try:
@@ -517,13 +593,94 @@ STAGING_IN_USE = ".in-use"
 
 
 @contextmanager
-def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
+def _s3_lock(lock: S3Path, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """The lake lock on object storage: an object created with If-None-Match, refreshed while held.
+
+    fcntl cannot lock an object, and Delta's optimistic concurrency orders commits to one table but not
+    a batch's commits across tables and its intent. A lock object whose holder stops refreshing it (a
+    killed run) is taken over after :data:`S3_LOCK_LEASE_SECONDS` with an If-Match put, so two
+    waiters never both take it.
+    """
+    body = json.dumps({"owner": uuid.uuid4().hex, "host": os.uname().nodename, "pid": os.getpid()}).encode()
+    told = False
+    try:
+        while (tag := lock.create(body)) is None:
+            meta = lock.head()
+            if meta is not None and _age_seconds(meta) > S3_LOCK_LEASE_SECONDS:
+                tag = lock.replace_if(body, str(meta["e_tag"]))
+                if tag is not None:
+                    logger.warning("took over the lock %s of a run that stopped refreshing it", lock)
+                    break
+            if not told:
+                on_wait(f"another akhbar run is writing to {lock.parent}; waiting for it to finish")
+                told = True
+            time.sleep(0.5)
+    except Exception as error:  # the store does not answer (or refuses): one line naming it
+        raise LakeError(f"cannot take the lake lock {lock}: {plain_error(error)}") from error
+    state = {"tag": tag}
+    stop = threading.Event()
+
+    def refresh() -> None:
+        while not stop.wait(S3_LOCK_LEASE_SECONDS / 3):
+            try:
+                new = lock.replace_if(body, state["tag"])
+            except Exception as error:  # the store does not answer: try again at the next beat
+                logger.warning("could not refresh the lake lock %s (%s)", lock, redact(one_line(error)))
+                continue
+            if new is None:
+                logger.error("lost the lake lock %s (taken over by another run)", lock)
+                return
+            state["tag"] = new
+
+    refresher = threading.Thread(target=refresh, name="akhbar-s3-lock", daemon=True)
+    refresher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        refresher.join()
+        try:
+            meta = lock.head()
+            if meta is not None and str(meta["e_tag"]) == state["tag"]:  # still ours
+                lock.unlink(missing_ok=True)
+        except Exception as error:  # the store is down: the lease runs out and the next run takes over
+            logger.warning("could not release the lake lock %s (%s)", lock, redact(one_line(error)))
+
+
+def _age_seconds(meta: dict[str, object]) -> float:
+    """Seconds since an object was last written."""
+    modified = meta["last_modified"]
+    assert isinstance(modified, datetime)
+    return (datetime.now(UTC) - modified).total_seconds()
+
+
+@contextmanager
+def run_staging(lake: LakePath, run_id: str, *, shared: bool = True) -> Iterator[LakePath]:
     """A run's private work folder, locked while the run lives and removed when it ends.
 
     A killed run cannot remove its folder; :func:`remove_abandoned_staging` recognises such a folder
-    because nobody holds its lock any more.
+    because nobody holds its lock any more. With a lake on object storage the work folder is the
+    prefix ``_staging/<run_id>/`` of the lake, so that a stage may run on any machine that reaches
+    the object store (Dask workers share no folder); a killed run's prefix is removed once it has
+    been untouched for :data:`STALE_STAGING_SECONDS`. ``shared=False`` says every task runs in this
+    process: the stages of an object-store lake then stay in a local temporary folder, which saves an
+    upload and a download per stage.
     """
-    folder = staging_dir(lake, run_id)
+    if isinstance(lake, S3Path) and not shared:
+        local = Path(tempfile.mkdtemp(prefix=f"akhbar-staging-{run_id}-"))
+        try:
+            yield local
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+        return
+    if isinstance(lake, S3Path):
+        prefix = lake / STAGING_DIR / run_id
+        try:
+            yield prefix
+        finally:
+            prefix.rmtree()
+        return
+    folder = lake / STAGING_DIR / run_id
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / LOCK_FILE).open("a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -534,8 +691,10 @@ def run_staging(lake: Path, run_id: str) -> Iterator[Path]:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_abandoned_staging(lake: Path) -> list[Path]:
+def remove_abandoned_staging(lake: LakePath) -> Sequence[LakePath]:
     """Delete the staging folders of runs that died (their lock is free); anything else there is left."""
+    if isinstance(lake, S3Path):
+        return _remove_stale_staging(lake)
     removed: list[Path] = []
     root = lake / STAGING_DIR
     if not root.is_dir():
@@ -556,9 +715,22 @@ def remove_abandoned_staging(lake: Path) -> list[Path]:
     return removed
 
 
-def remove_temporaries(lake: Path) -> list[Path]:
+def _remove_stale_staging(lake: S3Path) -> list[LakePath]:
+    """Delete the ``_staging/<run_id>/`` prefixes none of whose objects was written for a long while."""
+    removed: list[LakePath] = []
+    for prefix in (lake / STAGING_DIR).iterdir():
+        ages = [_age_seconds(meta) for _, meta in prefix.walk_objects()]
+        if ages and min(ages) > STALE_STAGING_SECONDS:
+            prefix.rmtree()
+            removed.append(prefix)
+    return removed
+
+
+def remove_temporaries(lake: LakePath) -> list[Path]:
     """Delete akhbar's own temporary files left by crashed runs (``<name>.<pid>.tmp`` in the lake root)."""
-    removed = []
+    removed: list[Path] = []
+    if isinstance(lake, S3Path):  # object puts are atomic: no temporaries
+        return removed
     for path in sorted(lake.glob(f"*{TEMP_SUFFIX}")):
         base = path.name.removesuffix(TEMP_SUFFIX).rsplit(".", 1)[0]
         if base in LAKE_ENTRIES and path.is_file():
@@ -567,7 +739,7 @@ def remove_temporaries(lake: Path) -> list[Path]:
     return removed
 
 
-def prepare_lake(lake: Path) -> list[str]:
+def prepare_lake(lake: LakePath) -> list[str]:
     """Create or check the lake and undo what interrupted runs left; one line per thing undone."""
     check_lake_folder(lake)  # before the lock: its file must not land in a folder that is not a lake
     with lake_lock(lake):

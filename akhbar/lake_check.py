@@ -8,6 +8,7 @@ and match the rows written for it; no segments, articles or quarantine row witho
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from akhbar.lake import (
     PENDING_DIR,
     PER_DOCUMENT_DATASETS,
     LakeError,
+    LakePath,
     delete_rows,
+    delta_options,
+    delta_uri,
     is_lake,
     lake_lock,
     one_line,
@@ -27,6 +31,7 @@ from akhbar.lake import (
     vacuum_lake,
     writer_properties,
 )
+from akhbar.storage import S3Path, parse_location
 from schemas import ALL_DATASETS, ARTICLES, DOCUMENTS, QUARANTINE, SEGMENTS, DatasetSchema
 
 
@@ -39,24 +44,32 @@ class DamagedFile:
     error: str
 
 
-def live_files(lake: Path, dataset: DatasetSchema) -> list[Path]:
-    """The table's live data files as local paths."""
-    return [Path(uri.removeprefix("file://")) for uri in open_table(lake, dataset).file_uris()]
+def live_files(lake: LakePath, dataset: DatasetSchema) -> list[LakePath]:
+    """The table's live data files as local paths or object-store locations."""
+    uris = open_table(lake, dataset).file_uris()
+    if isinstance(lake, S3Path):
+        return [parse_location(uri) for uri in uris]
+    return [Path(uri.removeprefix("file://")) for uri in uris]
 
 
-def damaged_files(lake: Path, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> list[DamagedFile]:
+def _parquet_source(path: LakePath) -> Path | io.BytesIO:
+    """What pyarrow/polars read a data file from: the local path, or the object's bytes."""
+    return io.BytesIO(path.read_bytes()) if isinstance(path, S3Path) else path
+
+
+def damaged_files(lake: LakePath, datasets: tuple[DatasetSchema, ...] = ALL_DATASETS) -> list[DamagedFile]:
     """Live files whose Parquet footer or data cannot be read (a missing file counts)."""
     damaged = []
     for dataset in datasets:
         for path in live_files(lake, dataset):
             try:
-                pq.ParquetFile(path).read(columns=[dataset.column_names[0]])
+                pq.ParquetFile(_parquet_source(path)).read(columns=[dataset.column_names[0]])
             except Exception as error:
                 damaged.append(DamagedFile(dataset.name, str(path), one_line(error)))
     return damaged
 
 
-def _per_document(lake: Path, dataset: DatasetSchema, name: str, *, lines_only: bool = False) -> pl.DataFrame:
+def _per_document(lake: LakePath, dataset: DatasetSchema, name: str, *, lines_only: bool = False) -> pl.DataFrame:
     """Rows per doc_id of one dataset (quarantine: line rows only, when asked)."""
     frame = scan_dataset(lake, dataset)
     if lines_only:
@@ -64,7 +77,7 @@ def _per_document(lake: Path, dataset: DatasetSchema, name: str, *, lines_only: 
     return frame.group_by("doc_id").agg(pl.len().alias(name)).collect()
 
 
-def accounting_problems(lake: Path) -> pl.DataFrame:
+def accounting_problems(lake: LakePath) -> pl.DataFrame:
     """Documents whose line accounting does not hold, with what is wrong (doc_id, source_path, problem)."""
     documents = (
         scan_dataset(lake, DOCUMENTS)
@@ -87,7 +100,7 @@ def accounting_problems(lake: Path) -> pl.DataFrame:
     return joined.select("doc_id", "source_path", problem.alias("problem")).filter(pl.col("problem").is_not_null())
 
 
-def orphan_doc_ids(lake: Path) -> dict[str, list[str]]:
+def orphan_doc_ids(lake: LakePath) -> dict[str, list[str]]:
     """Per dataset, doc_ids with rows but no ``documents`` row."""
     committed = scan_dataset(lake, DOCUMENTS).select("doc_id")
     orphans = {}
@@ -107,13 +120,14 @@ def orphan_doc_ids(lake: Path) -> dict[str, list[str]]:
     return orphans
 
 
-def stray_files(lake: Path, dataset: DatasetSchema) -> list[Path]:
+def stray_files(lake: LakePath, dataset: DatasetSchema) -> list[LakePath]:
     """Parquet files in a dataset folder that are not live files of its table."""
-    live = {p.resolve() for p in live_files(lake, dataset)}
-    return sorted(p for p in (lake / dataset.name).glob("*.parquet") if p.resolve() not in live)
+    live = {str(p.resolve()) for p in live_files(lake, dataset)}
+    found: list[LakePath] = list((lake / dataset.name).glob("*.parquet"))
+    return sorted((p for p in found if str(p.resolve()) not in live), key=str)
 
 
-def check_lake_invariants(lake: Path) -> list[str]:
+def check_lake_invariants(lake: LakePath) -> list[str]:
     """Every broken invariant, one line each naming the table, file or document; empty when all hold."""
     if not is_lake(lake):
         return [f"{lake}: not an akhbar lake (no lake marker)"]
@@ -129,7 +143,8 @@ def check_lake_invariants(lake: Path) -> list[str]:
     problems += [f"{d.dataset}: damaged data file {d.path} ({d.error})" for d in damaged]
     for dataset in readable:
         problems += [f"{dataset.name}: {p} is not a live file of the table" for p in stray_files(lake, dataset)]
-    pending = sorted((lake / PENDING_DIR).glob("*.json")) if (lake / PENDING_DIR).is_dir() else []
+    intents: list[LakePath] = list((lake / PENDING_DIR).glob("*.json")) if (lake / PENDING_DIR).is_dir() else []
+    pending = sorted(intents, key=str)
     problems += [f"interrupted batch awaiting recovery (the next run completes it): {p}" for p in pending]
     if damaged or len(readable) < len(ALL_DATASETS):
         problems.append("document checks skipped: some tables cannot be read (run `akhbar lake repair`)")
@@ -149,20 +164,25 @@ class RepairResult:
     removed_documents: list[str]
 
 
-def _drop_damaged(lake: Path, dataset: DatasetSchema, damaged: set[str]) -> None:
+def _drop_damaged(lake: LakePath, dataset: DatasetSchema, damaged: set[str]) -> None:
     """Rewrite a table from its readable live files only (one overwrite transaction)."""
-    frames = [pl.read_parquet(path) for path in live_files(lake, dataset) if str(path) not in damaged] or [
-        pl.DataFrame(schema=dataset.polars_schema())
-    ]
+    frames = [
+        pl.read_parquet(_parquet_source(path)) for path in live_files(lake, dataset) if str(path) not in damaged
+    ] or [pl.DataFrame(schema=dataset.polars_schema())]
     rows = pl.concat(frames, how="diagonal_relaxed").select(dataset.column_names)
     from deltalake import write_deltalake
 
+    table = lake / dataset.name
     write_deltalake(
-        str(lake / dataset.name), dataset.to_arrow(rows), mode="overwrite", writer_properties=writer_properties(dataset)
+        delta_uri(table),
+        dataset.to_arrow(rows),
+        mode="overwrite",
+        writer_properties=writer_properties(dataset),
+        storage_options=delta_options(table),
     )
 
 
-def repair_lake(lake: Path) -> RepairResult:
+def repair_lake(lake: LakePath) -> RepairResult:
     """Drop damaged files from their tables, then every document whose rows no longer add up.
 
     The removed documents have no ``documents`` row afterwards, so the next run given their input

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from akhbar.decode import DEFAULT_CHUNK_BYTES
-from akhbar.lake import auto_compact, lake_lock, prepare_lake
+from akhbar.decode import DEFAULT_CHUNK_BYTES, InputPath
+from akhbar.lake import LakePath, auto_compact, lake_lock, prepare_lake
 from akhbar.publish import BatchResult, DocumentResult, apply_path_changes, publish_batch
 from akhbar.settings import BATCH_MAX_BYTES, BATCH_MAX_FILES
 from akhbar.stages import (
@@ -26,10 +26,10 @@ from akhbar.staging import FileFailure
 
 
 def ingest_paths(
-    sources: Sequence[Path],
-    lake: Path,
+    sources: Sequence[InputPath],
+    lake: LakePath,
     run_id: str,
-    work_root: Path,
+    work_root: LakePath,
     options: StageOptions | None = None,
     *,
     force: bool = False,
@@ -56,7 +56,7 @@ def ingest_paths(
 
 def ingest_file(
     source: Path,
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     work_root: Path,
     taxonomy_path: str | None = None,

@@ -9,8 +9,10 @@ in one Delta transaction that also removes the rows of documents this batch repl
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from akhbar.faults import checkpoint
 from akhbar.lake import (
     PER_DOCUMENT_DATASETS,
     Intent,
+    LakePath,
     clear_intent,
     commit_rows,
     delete_rows,
@@ -34,11 +37,13 @@ from akhbar.segment import LineKind
 from akhbar.staging import (
     FileFailure,
     StagedBatch,
+    StagePath,
     iter_batch_frames,
     iter_stage_batches,
     stage_file,
     write_stage,
 )
+from akhbar.storage import S3Path, parse_location
 from schemas import ARTICLES, DOCUMENTS, QUARANTINE, SEGMENTS
 
 #: Quarantined lines named in a run's messages (all of them are in the quarantine dataset).
@@ -117,7 +122,7 @@ def line_accounting(
     """
     counts: Counter[tuple[str, str]] = Counter()
     quarantined: list[pl.DataFrame] = []
-    for frame in iter_stage_batches(Path(batch.lines_path)):
+    for frame in iter_stage_batches(batch.lines_path):
         frame = frame.filter(pl.col("doc_id").is_in(doc_ids))
         counts.update(_per_document_counts(frame, "line_kind"))
         quarantined.append(
@@ -136,7 +141,7 @@ def line_accounting(
                 "line_no": pl.Series([None], dtype=pl.Int64),
                 "reason": [document.file_quarantine_reason],
                 "detail": [document.file_quarantine_detail or document.file_quarantine_reason],
-                "raw": [Path(document.source_path).read_bytes()[: document.size_bytes]],
+                "raw": [parse_location(document.source_path).read_bytes()[: document.size_bytes]],
             }
         )
         for document in batch.documents
@@ -172,7 +177,9 @@ class _Written:
     langs: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
 
 
-def _stage_final_rows(batch: StagedBatch, run_id: str, now: datetime, doc_ids: set[str]) -> tuple[Path, Path, _Written]:
+def _stage_final_rows(
+    batch: StagedBatch, run_id: str, now: datetime, doc_ids: set[str], folder: Path
+) -> tuple[StagePath, StagePath, _Written]:
     """Write the batch's final, validated segments and articles to local files, counting per document."""
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=UTC_MICROS).alias("processed_at")]
     written = _Written()
@@ -196,9 +203,9 @@ def _stage_final_rows(batch: StagedBatch, run_id: str, now: datetime, doc_ids: s
         if not yielded:
             yield pl.DataFrame(schema=SEGMENTS.polars_schema())
 
-    segments_path = write_stage(stage_file(batch.work_dir, "publish-segments"), segments())
+    segments_path = write_stage(stage_file(folder, "publish-segments"), segments())
     articles_path = write_stage(
-        stage_file(batch.work_dir, "publish-articles"),
+        stage_file(folder, "publish-articles"),
         iter(articles or [pl.DataFrame(schema=ARTICLES.polars_schema())]),
     )
     return segments_path, articles_path, written
@@ -206,7 +213,7 @@ def _stage_final_rows(batch: StagedBatch, run_id: str, now: datetime, doc_ids: s
 
 def publish_batch(
     batch: StagedBatch,
-    lake: Path,
+    lake: LakePath,
     run_id: str,
     taxonomy_version: str,
     superseded_by: Mapping[str, tuple[str, ...]] | None = None,
@@ -219,9 +226,35 @@ def publish_batch(
     already holds (``--force``): their rows are replaced, never duplicated.
     """
     now = datetime.now(UTC)
+    with _publish_folder(batch) as folder:
+        return _publish_staged(batch, lake, run_id, taxonomy_version, superseded_by, reingested, now, folder)
+
+
+@contextmanager
+def _publish_folder(batch: StagedBatch) -> Iterator[Path]:
+    """Where publish writes its final rows: the batch's folder, or a private local one when stages
+    live on object storage (they are read back by this same task: no round trip through the store)."""
+    if isinstance(parse_location(batch.work_dir), S3Path):
+        with tempfile.TemporaryDirectory(prefix="akhbar-publish-") as folder:
+            yield Path(folder)
+    else:
+        yield Path(batch.work_dir)
+
+
+def _publish_staged(
+    batch: StagedBatch,
+    lake: LakePath,
+    run_id: str,
+    taxonomy_version: str,
+    superseded_by: Mapping[str, tuple[str, ...]] | None,
+    reingested: frozenset[str],
+    now: datetime,
+    folder: Path,
+) -> BatchResult:
+    """Stage the final rows in ``folder``, then commit them (see :func:`publish_batch`)."""
     doc_ids = {document.doc_id for document in batch.documents}
     counts, quarantine = line_accounting(batch, run_id, now, doc_ids)
-    segments_path, articles_path, written = _stage_final_rows(batch, run_id, now, doc_ids)
+    segments_path, articles_path, written = _stage_final_rows(batch, run_id, now, doc_ids, folder)
     _check_accounting(batch, counts, written, quarantine)
     removes = sorted({old for doc_id in doc_ids for old in (superseded_by or {}).get(doc_id, ())})
     replacing = {*removes, *(doc_ids & reingested)}
@@ -339,7 +372,7 @@ def _document_rows(
     )
 
 
-def apply_path_changes(lake: Path, path_changes: Mapping[str, tuple[str, ...]]) -> list[str]:
+def apply_path_changes(lake: LakePath, path_changes: Mapping[str, tuple[str, ...]]) -> list[str]:
     """Record new path sets of documents this run did not re-ingest; drop those no path holds.
 
     Returns the doc_ids removed. One transaction per table, documents last.

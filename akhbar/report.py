@@ -35,6 +35,7 @@ from matplotlib.ticker import MaxNLocator
 
 from akhbar import __version__
 from akhbar.analytics import open_lake, quote_identifier
+from akhbar.lake import LakePath
 from schemas import ALL_DATASETS
 
 TOP_COUNTRIES = 15
@@ -161,7 +162,7 @@ def _notes(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return notes
 
 
-def report_figures(lake: Path) -> ReportFigures:
+def report_figures(lake: LakePath) -> ReportFigures:
     """Aggregate the lake into the report's figures; raises akhbar.analytics.LakeError / QueryError."""
     with open_lake(lake) as connection:
         notes = _notes(connection)
@@ -399,7 +400,7 @@ def save_report(figures: ReportFigures, out: Path) -> Path:
     return out
 
 
-def write_report(lake: Path, out: Path) -> Path:
+def write_report(lake: LakePath, out: Path) -> Path:
     """Aggregate ``lake`` and write its HTML report to ``out``."""
     return save_report(report_figures(lake), out)
 

@@ -9,11 +9,9 @@ flow passes one run's rows, ``akhbar review`` the whole lake) and return small t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
-from akhbar.lake import scan_dataset
+from akhbar.lake import LakePath, scan_dataset
 from schemas import DOCUMENTS, SEGMENTS
 
 #: A sample's or queue entry's text is cut to about this many characters (at a word boundary).
@@ -63,7 +61,7 @@ QUEUE_SCHEMA = pl.Schema(
 ArtifactRow = dict[str, str | int | float | None]
 
 
-def lake_frames(lake: Path, run_id: str | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def lake_frames(lake: LakePath, run_id: str | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The lake's ``segments`` and ``documents`` scans, only ``run_id``'s rows when given."""
     segments, documents = scan_dataset(lake, SEGMENTS), scan_dataset(lake, DOCUMENTS)
     if run_id is None:

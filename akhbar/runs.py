@@ -6,13 +6,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
 from akhbar import __version__
 from akhbar.faults import checkpoint
-from akhbar.lake import auto_compact, commit_rows, lake_lock
+from akhbar.lake import LakePath, auto_compact, commit_rows, lake_lock
 from akhbar.publish import DocumentResult
 from akhbar.staging import FileFailure
 from schemas import RUNS
@@ -145,7 +144,7 @@ def file_result_rows(summary: RunSummary) -> list[dict[str, str | int | None]]:
     return rows
 
 
-def write_run_record(lake: Path, summary: RunSummary) -> None:
+def write_run_record(lake: LakePath, summary: RunSummary) -> None:
     """Append the run to the ``runs`` table, then compact crowded tables and vacuum, under the lake lock.
 
     The vacuum is what keeps every dataset folder equal to its table's live files after a run.

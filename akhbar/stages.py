@@ -23,13 +23,14 @@ from akhbar.decode import (
     DEFAULT_CHUNK_BYTES,
     LINES_SCHEMA,
     FileFingerprint,
+    InputPath,
     detect_encoding,
     fingerprint_file,
     iter_decoded_lines,
     read_sample,
 )
 from akhbar.facts import extract_facts
-from akhbar.lake import scan_dataset
+from akhbar.lake import LakePath, scan_dataset
 from akhbar.language import Backend, detect_languages
 from akhbar.normalize import normalize_segments
 from akhbar.segment import LineKind, segment_lines
@@ -44,6 +45,7 @@ from akhbar.staging import (
     transform_stage,
     write_stage,
 )
+from akhbar.storage import plain_error
 from akhbar.topics import Taxonomy, classify_topics, load_taxonomy
 from schemas import DOCUMENTS
 
@@ -58,11 +60,11 @@ SEGMENTED_STAGE = "segmented"
 class PlannedFile:
     """An input file and the fingerprint it had when the run was planned."""
 
-    source: Path
+    source: InputPath
     fingerprint: FileFingerprint
 
 
-def fingerprint_files(sources: Sequence[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def fingerprint_files(sources: Sequence[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:
     """Hash every input; a file that cannot be read fails alone, naming itself."""
     planned: list[PlannedFile] = []
     failures: list[FileFailure] = []
@@ -74,9 +76,9 @@ def fingerprint_files(sources: Sequence[Path]) -> tuple[list[PlannedFile], list[
     return planned, failures
 
 
-def failure_message(source: Path | str, stage: str, error: BaseException) -> str:
+def failure_message(source: InputPath | str, stage: str, error: BaseException) -> str:
     """One line naming the file, the stage and the error."""
-    return f"{source}: {stage} failed: {error.__class__.__name__}: {error}"
+    return f"{source}: {stage} failed: {error.__class__.__name__}: {plain_error(error)}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class IngestPlan:
     reingested: frozenset[str]
 
 
-def plan_ingest(lake: Path, planned: list[PlannedFile], taxonomy_version: str, *, force: bool = False) -> IngestPlan:
+def plan_ingest(
+    lake: LakePath, planned: list[PlannedFile], taxonomy_version: str, *, force: bool = False
+) -> IngestPlan:
     """Skip content the lake holds from this package and taxonomy version; track paths per content.
 
     Reads ``documents`` once. The lake is the cache: a file is done when its ``documents`` row
@@ -182,7 +186,7 @@ def plan_batches(
 def decode_batch(
     files: Sequence[PlannedFile],
     number: int,
-    work_root: Path,
+    work_root: LakePath,
     paths_by_doc: dict[str, tuple[str, ...]] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> StagedBatch:
@@ -251,7 +255,7 @@ def segment_batch(batch: StagedBatch) -> StagedBatch:
 
     def frames() -> Iterator[pl.DataFrame]:
         last: tuple[str, bool] | None = None  # (doc_id, blank) of the previous frame's last line
-        for lines in iter_stage_batches(Path(batch.stage_path)):
+        for lines in iter_stage_batches(batch.stage_path):
             continues = last is not None and lines.height > 0 and lines.get_column("doc_id")[0] == last[0]
             segmented = segment_lines(lines, previous_line_blank=bool(continues and last and last[1]))
             if segmented.height:

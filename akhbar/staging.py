@@ -13,6 +13,7 @@ normalized file, so the text is written once.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,12 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc  # binds pa.ipc
+
+from akhbar.storage import S3Path, parse_location
+
+#: Where stage files live: the run's local folder, or the lake's ``_staging/`` prefix when the lake is
+#: on object storage (so that Dask workers on other machines need no shared folder).
+StagePath = Path | S3Path
 
 #: Stage files are uncompressed Arrow IPC: they live for one run, and writing or reading one costs
 #: little more than a memory copy (Parquet's encoding and compression cost ~0.3 s per stage per 25 MB).
@@ -88,17 +95,25 @@ class StageAlignmentError(RuntimeError):
     """A column file does not line up with the rows it extends (a bug, never silently joined)."""
 
 
-def stage_file(work_dir: str | Path, stage: str) -> Path:
+def stage_file(work_dir: str | Path | S3Path, stage: str) -> StagePath:
     """Where a batch's file for ``stage`` lives."""
-    return Path(work_dir) / f"{stage}{STAGE_SUFFIX}"
+    return parse_location(work_dir) / f"{stage}{STAGE_SUFFIX}"
 
 
-def iter_stage_batches(path: Path) -> Iterator[pl.DataFrame]:
+def iter_stage_batches(path: str | Path | S3Path) -> Iterator[pl.DataFrame]:
     """Read a stage file one record batch at a time (always at least one, possibly empty, frame).
 
-    The file is read, not memory-mapped, so that only the batch in hand is resident.
+    The file is read, not memory-mapped, so that only the batch in hand is resident. A stage object
+    is first copied to a private temporary file (the IPC file format reads its footer first).
     """
-    with pa.OSFile(str(path), "rb") as source:
+    location = parse_location(path)
+    if isinstance(location, S3Path):
+        with tempfile.TemporaryDirectory(prefix="akhbar-stage-") as folder:
+            local = Path(folder) / location.name
+            location.download(local)
+            yield from iter_stage_batches(local)
+        return
+    with pa.OSFile(str(location), "rb") as source:
         reader = pa.ipc.open_file(source)
         if reader.num_record_batches == 0:
             yield pl.from_arrow(reader.schema.empty_table())  # type: ignore[misc]
@@ -107,14 +122,14 @@ def iter_stage_batches(path: Path) -> Iterator[pl.DataFrame]:
             yield pl.from_arrow(reader.get_batch(index))  # type: ignore[misc]
 
 
-def read_stage(path: str | Path) -> pl.DataFrame:
+def read_stage(path: str | Path | S3Path) -> pl.DataFrame:
     """A whole stage file (for tests and small batches; stages themselves read batch by batch)."""
-    return pl.concat(list(iter_stage_batches(Path(path))), how="vertical")
+    return pl.concat(list(iter_stage_batches(path)), how="vertical")
 
 
 def iter_batch_frames(batch: StagedBatch) -> Iterator[pl.DataFrame]:
     """The batch's rows record batch by record batch: the row stage file with its column files alongside."""
-    readers = [iter_stage_batches(Path(path)) for path in (batch.stage_path, *batch.column_paths)]
+    readers = [iter_stage_batches(path) for path in (batch.stage_path, *batch.column_paths)]
     for parts in zip(*readers, strict=True):
         if len({part.height for part in parts}) > 1:
             raise StageAlignmentError(f"{batch.label}: stage batches of unequal lengths")
@@ -126,8 +141,13 @@ def read_batch(batch: StagedBatch) -> pl.DataFrame:
     return pl.concat(list(iter_batch_frames(batch)), how="vertical")
 
 
-def write_stage(path: Path, batches: Iterator[pl.DataFrame]) -> Path:
-    """Write frames as the record batches of one stage file (aside, then renamed)."""
+def write_stage(path: StagePath, batches: Iterator[pl.DataFrame]) -> StagePath:
+    """Write frames as the record batches of one stage file (aside, then renamed; an object is written
+    locally, then uploaded in one put)."""
+    if isinstance(path, S3Path):
+        with tempfile.TemporaryDirectory(prefix="akhbar-stage-") as folder:
+            path.upload(write_stage(Path(folder) / path.name, batches))  # type: ignore[arg-type]
+        return path
     temporary = path.with_suffix(".tmp")
     writer: pa.ipc.RecordBatchFileWriter | None = None
     schema: pa.Schema | None = None

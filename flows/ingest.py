@@ -41,9 +41,18 @@ from prefect.states import Cancelled, Completed, Failed
 
 from akhbar import stages
 from akhbar.assets import Materialization, materializations
+from akhbar.decode import InputPath
 from akhbar.faults import checkpoint
 from akhbar.inputs import InputProblem, InputSelection, resolve_inputs
-from akhbar.lake import REPORT_FILE, STAGING_IN_USE, lake_lock, prepare_lake, run_staging, write_text_atomically
+from akhbar.lake import (
+    REPORT_FILE,
+    STAGING_IN_USE,
+    LakePath,
+    lake_lock,
+    prepare_lake,
+    run_staging,
+    write_text_atomically,
+)
 from akhbar.language import Backend
 from akhbar.progress import current_progress
 from akhbar.publish import BatchResult, apply_path_changes, publish_batch
@@ -71,6 +80,7 @@ from akhbar.shutdown import (
 )
 from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
+from akhbar.storage import location_str, parse_location
 from flows.control import note_flow_run
 from flows.runners import RunnerKind, make_task_runner
 from schemas import ALL_DATASETS, RUNS
@@ -125,7 +135,7 @@ def stage_task_options(name: str) -> dict[str, object]:
 
 
 @task(**stage_task_options("fingerprint"))  # type: ignore[untyped-decorator]
-def fingerprint_task(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]] | State[object]:
+def fingerprint_task(sources: list[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]] | State[object]:
     """Hash the files' content."""
     if stop_requested():
         return _not_started()
@@ -134,7 +144,7 @@ def fingerprint_task(sources: list[Path]) -> tuple[list[PlannedFile], list[FileF
 
 @task(**stage_task_options("decode"))  # type: ignore[untyped-decorator]
 def decode_task(
-    files: list[PlannedFile], number: int, work_root: Path, paths_by_doc: dict[str, tuple[str, ...]]
+    files: list[PlannedFile], number: int, work_root: LakePath, paths_by_doc: dict[str, tuple[str, ...]]
 ) -> StagedBatch | State[object]:
     """Detect the encodings and decode the batch's files into numbered lines."""
     if stop_requested():
@@ -152,7 +162,7 @@ def stage_task(stage_name: str, batch: StagedBatch, options: StageOptions) -> St
 
 @task(**stage_task_options("publish"))  # type: ignore[untyped-decorator]
 def publish_task(
-    batch: StagedBatch, lake: Path, run_id: str, taxonomy_version: str, plan: IngestPlan
+    batch: StagedBatch, lake: LakePath, run_id: str, taxonomy_version: str, plan: IngestPlan
 ) -> BatchResult | State[object]:
     """Commit the batch's rows to the lake's tables, documents last."""
     if stop_requested():
@@ -177,8 +187,8 @@ def _run_name() -> str:
 def _submit_batch(
     files: list[PlannedFile],
     number: int,
-    work_root: Path,
-    lake: Path,
+    work_root: LakePath,
+    lake: LakePath,
     run_id: str,
     plan: IngestPlan,
     taxonomy_version: str,
@@ -236,7 +246,7 @@ def ingest(
     note_flow_run()  # so that a process abandoning this run can still mark it Crashed
     started = datetime.now(UTC)
     run_id = str(uuid4())
-    lake_path = Path(lake).resolve()
+    lake_path = parse_location(lake).resolve()
     taxonomy = stages.cached_taxonomy(topics)  # a broken taxonomy fails the run before any work
     options = StageOptions(taxonomy_path=topics, lang_backend=lang_backend)
     selection = select_inputs(paths, inbox=inbox)
@@ -258,7 +268,7 @@ def ingest(
         len(plan.already_ingested),
         lake_path,
     )
-    with run_staging(lake_path, run_id) as work_root:
+    with run_staging(lake_path, run_id, shared=_workers_elsewhere()) as work_root:
         chains = {
             number: (files, _submit_batch(files, number, work_root, lake_path, run_id, plan, taxonomy.version, options))
             for number, files in enumerate(batches, start=1)
@@ -269,7 +279,7 @@ def ingest(
             request_stop(f"{type(error).__name__}: {error}" if not stop_requested() else stop_reason())
             # Stages already running finish first: the staging folder goes when this block ends.
             running = wait([f for _, chain in chains.values() for f in chain], timeout=STOP_DEADLINE_SECONDS).not_done
-            if running:  # abandoned with the process; the folder stays for the next run to remove
+            if running and isinstance(work_root, Path):  # abandoned with the process: kept for the next run
                 (work_root / STAGING_IN_USE).touch()
                 logger.warning("%d task run(s) still running after the stop; leaving %s", len(running), work_root)
             if isinstance(error, Exception) and not isinstance(error, StopRequested):
@@ -287,7 +297,7 @@ def ingest(
     summary = RunSummary(
         run_id=run_id,
         flow_run_id=str(flow_run.get_id()) if flow_run.get_id() else None,
-        lake=str(lake_path),
+        lake=location_str(lake_path),
         started_at=started,
         finished_at=datetime.now(UTC),
         taxonomy_version=taxonomy.version,
@@ -354,7 +364,7 @@ def _published(chains: dict[int, tuple[list[PlannedFile], list[PrefectFuture[obj
     return [chain[-1].result() for _, chain in chains.values() if chain[-1].state.is_completed()]  # type: ignore[misc]
 
 
-def _record_interrupted(lake: Path, summary: RunSummary) -> bool:
+def _record_interrupted(lake: LakePath, summary: RunSummary) -> bool:
     """Write the ``interrupted`` runs row if that takes at most INTERRUPTED_RECORD_SECONDS.
 
     In a daemon thread: another run may hold the lake lock, and the process must exit on time; a
@@ -363,7 +373,16 @@ def _record_interrupted(lake: Path, summary: RunSummary) -> bool:
     return bounded(lambda: write_run_record(lake, summary), INTERRUPTED_RECORD_SECONDS)
 
 
-def _fingerprint_all(sources: list[Path]) -> tuple[list[PlannedFile], list[FileFailure]]:
+def _workers_elsewhere() -> bool:
+    """True unless the tasks run on this machine's threads (Dask workers may be on other machines)."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return not (context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner))
+
+
+def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[FileFailure]]:
     """Hash the inputs in groups (one task run per group, not per file); unreadable files fail alone."""
     groups = [sources[i : i + FINGERPRINT_GROUP_FILES] for i in range(0, len(sources), FINGERPRINT_GROUP_FILES)]
     futures = [
@@ -406,7 +425,7 @@ def _collect(
         except Exception:  # a failed batch fails its own task runs and files, not the run
             failures += _root_cause(files, chain)
             for item in files:
-                reporter.file_done(item.source, item.fingerprint.size_bytes, 0)
+                reporter.file_done(str(item.source), item.fingerprint.size_bytes, 0)
         update_progress_artifact(progress, progress=100.0 * done / len(number_of))
     reporter.finish()
     if not number_of:
@@ -414,7 +433,7 @@ def _collect(
     return results, failures
 
 
-def _publish_artifacts(summary: RunSummary, lake: Path, *, new_data: bool) -> None:
+def _publish_artifacts(summary: RunSummary, lake: LakePath, *, new_data: bool) -> None:
     """The run's report in the UI; the lake's report page and figures only when data changed."""
     create_markdown_artifact(
         key="ingest-summary", markdown=render_run_markdown(summary), description=f"akhbar run {summary.run_id}"
@@ -459,7 +478,7 @@ def _record_materializations(found: list[Materialization]) -> None:
         add_asset_metadata(item.key, item.metadata)
 
 
-def _materialize_datasets(summary: RunSummary, lake: Path) -> None:
+def _materialize_datasets(summary: RunSummary, lake: LakePath) -> None:
     """Declare the datasets this run wrote to as materialized assets (events that can trigger deployments)."""
     written = run_record(summary).row(0, named=True)
     rows = {dataset.name: int(written.get(f"{dataset.name}_written") or 0) for dataset in ALL_DATASETS}

@@ -18,8 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from akhbar.analytics import LakeError, QueryError, one_line, open_lake, run_query
+from akhbar.commands.options import LakeOption
 from akhbar.config import ConfigError, EffectiveSettings, load_settings
 from akhbar.dictionary import render_json, render_markdown
+from akhbar.storage import S3Path, StorageError, parse_location
 from schemas import ALL_DATASETS, dataset_by_name
 
 EXIT_USAGE = 2
@@ -48,16 +50,23 @@ class SqlFormat(StrEnum):
     parquet = "parquet"
 
 
-LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake folder (default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake)."),
-]
+# A string, not a Path: a Path would turn s3://bucket/lake into s3:/bucket/lake.
 
 
 def _fail(message: str) -> NoReturn:
     """One error line on stderr, exit 2; the message is text (paths, SQL, "[errno 28]"), never markup."""
     Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+def _lake_location(lake: str | None) -> Path | S3Path:
+    """The lake given on the command line, else the configured one."""
+    if lake is None:
+        return _settings().settings.lake
+    try:
+        return parse_location(lake)
+    except StorageError as error:
+        _fail(str(error))
 
 
 def _settings(**overrides: Any) -> EffectiveSettings:
@@ -146,7 +155,7 @@ def sql(
         _fail("--format parquet needs --out FILE")
     if output_format is SqlFormat.table and out is not None:
         _fail("--out needs --format csv or parquet (or a .csv/.parquet file name)")
-    lake_path = lake if lake is not None else _settings().settings.lake
+    lake_path = _lake_location(lake)
     try:
         # CSV on stdout goes through a file too: DuckDB writes CSV to files only.
         with tempfile.TemporaryDirectory() as folder:
@@ -180,7 +189,7 @@ def report(
     """Write one self-contained HTML page: topics over time, languages, countries, quantities, quarantine, runs."""
     from akhbar.report import write_report  # matplotlib loads only for this command
 
-    lake_path = lake if lake is not None else _settings().settings.lake
+    lake_path = _lake_location(lake)
     try:
         written = write_report(lake_path, out)
     except (LakeError, QueryError) as error:

@@ -6,15 +6,16 @@ Each command takes the lake lock, so it can run beside a scheduled inbox: the ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from akhbar.commands.options import LakeOption
 from akhbar.config import ConfigError, load_settings
 from akhbar.lake import (
     LakeError,
+    LakePath,
     ensure_lake,
     is_lake,
     lake_lock,
@@ -27,13 +28,9 @@ lake_app = typer.Typer(help="Keep the lake compact and sound: optimize, check, r
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
-LakeOption = Annotated[
-    Path | None,
-    typer.Option("--lake", help="Lake folder (default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake)."),
-]
 
 
-def _lake(lake: Path | None) -> Path:
+def _lake(lake: str | None) -> LakePath:
     """The effective lake folder, which must be an existing akhbar lake."""
     try:
         path = load_settings({"lake": lake} if lake is not None else {}).settings.lake
@@ -100,7 +97,7 @@ def migrate(lake: LakeOption = None) -> None:
     from akhbar.migrate import migrate_lake
 
     path = _lake(lake)
-    if is_lake(path):
+    if is_lake(path) or not isinstance(path, Path):  # object-store lakes are Delta from the start
         console.print(f"{path} is already a Delta lake: nothing to migrate", highlight=False)
         return
     with lake_lock(path):

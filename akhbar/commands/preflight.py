@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from akhbar.lake import LakeError, check_lake_folder, is_lake
 from akhbar.lake_check import damaged_files
+from akhbar.storage import S3Path, redact, s3_error_summary
 from akhbar.topics import TaxonomyError, load_taxonomy
 
 #: Modules each optional extra provides (pyproject.toml [project.optional-dependencies]).
@@ -56,8 +58,36 @@ def _can_write_in(folder: Path) -> bool:
     return True
 
 
-def lake_problem(lake: Path) -> str | None:
+def object_store_problem(lake: S3Path) -> str | None:
+    """Why the lake's bucket cannot be read and written (unknown bucket, wrong credentials...), or None.
+
+    A probe object is written and deleted under the lake prefix: listing alone passes with a key that
+    may read but not write.
+    """
+    try:
+        lake.is_dir()
+        probe = lake / f".akhbar-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink(missing_ok=True)
+    except Exception as error:
+        return redact(f"cannot use the lake {lake}: bucket {lake.bucket!r}: {s3_error_summary(error)}")
+    return None
+
+
+def lake_problem(lake: Path | S3Path) -> str | None:
     """Why the lake cannot be written (a file, a read-only folder, an unwritable parent), or None."""
+    if isinstance(lake, S3Path):
+        problem = object_store_problem(lake)
+        if problem is None:
+            try:
+                check_lake_folder(lake)
+                damaged = damaged_files(lake) if is_lake(lake) else []
+            except LakeError as error:
+                return redact(str(error))
+            if damaged:
+                named = "; ".join(f"{d.dataset} file {d.path} ({d.error})" for d in damaged)
+                return f"the lake {lake} has damaged data files: {named}; run `akhbar lake repair --lake {lake}`"
+        return problem
     if str(lake).strip() == "":
         return "the lake path is empty"
     if lake.exists() and not lake.is_dir():

@@ -7,7 +7,6 @@ lake, an unknown topic) are one line on stderr and exit code 2.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import polars as pl
@@ -17,17 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from akhbar.commands.options import LakeOption
 from akhbar.config import ConfigError, load_settings
-from akhbar.lake import is_lake
+from akhbar.lake import LakePath, is_lake
 from akhbar.review import REVIEW_LIMIT, known_topics, lake_frames, review_queue
 
 EXIT_USAGE = 2
 
-LakeOption = Annotated[
-    Path | None,
-    # "\\[" keeps rich (typer's help renderer) from reading the brackets as markup and dropping them.
-    typer.Option("--lake", help="Lake folder \\[default: AKHBAR_LAKE, akhbar.toml's lake, else data/lake]."),
-]
 
 
 def _fail(message: str) -> NoReturn:
@@ -36,7 +31,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _lake(lake: Path | None) -> Path:
+def _lake(lake: str | None) -> LakePath:
     """The effective lake folder, which must be an akhbar lake."""
     try:
         path = load_settings({"lake": lake} if lake is not None else {}).settings.lake
