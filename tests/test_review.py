@@ -193,6 +193,7 @@ def _segment_rows(frame: pl.LazyFrame, run_id: str, doc_id: str) -> pl.DataFrame
         is_truncated=pl.lit(False),
         lang=pl.lit("ar"),
         lang_prob=pl.lit(0.99),
+        lang_method=pl.lit("langdetect"),
         article_id=pl.lit(doc_id) + "-1",
         dates=pl.lit([], dtype=pl.List(pl.Date)),
         unresolved_dates=pl.lit([], dtype=pl.List(pl.String)),
