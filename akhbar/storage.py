@@ -16,6 +16,7 @@ set (it would let two writers overwrite each other's commit).
 
 from __future__ import annotations
 
+import configparser
 import fnmatch
 import os
 import re
@@ -84,9 +85,47 @@ def location_str(location: Path | S3Path) -> str:
     return str(location) if isinstance(location, S3Path) else str(location.resolve())
 
 
+#: Settings a named profile of the shared AWS files provides: (file, key in the profile's section).
+PROFILE_SETTINGS = {
+    "AWS_ACCESS_KEY_ID": ("credentials", "aws_access_key_id"),
+    "AWS_SECRET_ACCESS_KEY": ("credentials", "aws_secret_access_key"),
+    "AWS_SESSION_TOKEN": ("credentials", "aws_session_token"),
+    "AWS_REGION": ("config", "region"),
+    "AWS_ENDPOINT_URL": ("config", "endpoint_url"),
+}
+
+
+def _profile_section(kind: str, profile: str) -> dict[str, str]:
+    """One profile's section of ``~/.aws/credentials`` or ``~/.aws/config`` (empty when absent)."""
+    variable, default = {
+        "credentials": ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        "config": ("AWS_CONFIG_FILE", "~/.aws/config"),
+    }[kind]
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(Path(os.environ.get(variable) or default).expanduser(), encoding="utf-8")
+    except configparser.Error:
+        return {}
+    # The config file names non-default profiles "profile NAME"; the credentials file does not.
+    section = profile if kind == "credentials" or profile == "default" else f"profile {profile}"
+    return dict(parser[section]) if parser.has_section(section) else {}
+
+
+def aws_settings() -> dict[str, str]:
+    """The ``AWS_*`` settings in force: the environment first, completed from the profile
+    (``AWS_PROFILE``, else ``default``) of the shared credentials and config files."""
+    settings = {name: value for name in AWS_ENVIRONMENT if (value := os.environ.get(name, ""))}
+    profile = settings.get("AWS_PROFILE", "default")
+    sections = {kind: _profile_section(kind, profile) for kind in ("credentials", "config")}
+    for name, (kind, key) in PROFILE_SETTINGS.items():
+        if name not in settings and (value := sections[kind].get(key, "")):
+            settings[name] = value
+    return settings
+
+
 def storage_options() -> dict[str, str]:
-    """delta-rs storage options for S3 from the environment, with conditional-put commits."""
-    options = {name: value for name in AWS_ENVIRONMENT if (value := os.environ.get(name, ""))}
+    """delta-rs storage options for S3 from the environment or profile, with conditional-put commits."""
+    options = {name: value for name, value in aws_settings().items() if name != "AWS_PROFILE"}
     # S3-compatible servers (SeaweedFS, MinIO, R2) support If-None-Match/If-Match: commits are safe.
     options.setdefault("conditional_put", "etag")
     options.setdefault("max_retries", str(MAX_RETRIES))
@@ -95,9 +134,10 @@ def storage_options() -> dict[str, str]:
 
 
 def redact(text: str) -> str:
-    """``text`` with the values of secret environment variables blanked out."""
+    """``text`` with the values of secret settings (environment or profile) blanked out."""
+    settings = aws_settings()
     for name in SECRET_ENVIRONMENT:
-        if secret := os.environ.get(name):
+        if secret := settings.get(name):
             text = text.replace(secret, "***")
     return text
 
@@ -110,13 +150,20 @@ def object_store(bucket: str) -> Any:
     """An obstore S3 store for the bucket, configured from the environment (cached per settings)."""
     from obstore.store import S3Store
 
-    settings = tuple(sorted((k, v) for k in AWS_ENVIRONMENT if (v := os.environ.get(k, ""))))
+    aws = aws_settings()
+    settings = tuple(sorted(aws.items()))
     with _stores_guard:
         store = _stores.get((bucket, settings))
         if store is None:
-            client = {"allow_http": os.environ.get("AWS_ALLOW_HTTP", "").lower() == "true"}
+            client = {"allow_http": aws.get("AWS_ALLOW_HTTP", "").lower() == "true"}
             retry = {"max_retries": MAX_RETRIES, "retry_timeout": RETRY_TIMEOUT}
-            store = S3Store(bucket, client_options=client, retry_config=retry)  # type: ignore[arg-type]
+            # What a profile provides is passed explicitly; the environment is read by the store itself.
+            from_profile = {
+                name.lower(): value
+                for name, value in aws.items()
+                if name in PROFILE_SETTINGS and name not in os.environ
+            }
+            store = S3Store(bucket, config=from_profile, client_options=client, retry_config=retry)  # type: ignore[arg-type]
             _stores[(bucket, settings)] = store
         return store
 

@@ -12,7 +12,7 @@ from akhbar.cli import EXIT_NOTHING, EXIT_OK, EXIT_WARNINGS, app
 from akhbar.lake import scan_dataset
 from akhbar.storage import S3Path, parse_location
 from schemas import DOCUMENTS, RUNS
-from tests.s3.conftest import READER_KEY, READER_SECRET, SECRET_KEY, S3Server
+from tests.s3.conftest import ACCESS_KEY, READER_KEY, READER_SECRET, SECRET_KEY, S3Server
 
 runner = CliRunner()
 
@@ -167,3 +167,24 @@ def test_a_read_only_key_or_a_foreign_prefix_is_refused_before_prefect(
     assert result.exit_code == EXIT_NOTHING
     assert "bucket 'lake'" in result.output and "AccessDenied" in result.output, result.output
     assert READER_SECRET not in result.output
+
+
+def test_credentials_from_a_named_profile(
+    s3_env: S3Server, s3_prefix: str, seed_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key in the environment: AWS_PROFILE names a profile of the shared files, as the AWS CLI reads them."""
+    credentials, config = tmp_path / "credentials", tmp_path / "config"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n"
+        f"[akhbar-test]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
+    )
+    config.write_text(f"[profile akhbar-test]\nregion = us-east-1\nendpoint_url = {s3_env.endpoint}\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "akhbar-test")
+    result = runner.invoke(app, ["run", str(seed_file), "--lake", s3_prefix, "--quiet"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert SECRET_KEY not in result.output
+    assert scan_dataset(parse_location(s3_prefix), DOCUMENTS).collect().height == 1
