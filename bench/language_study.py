@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from akhbar import pipeline
+from akhbar import stages
 from akhbar.language import (
     DETECTION_PREFIX_CHARS,
     Detection,
@@ -25,15 +25,17 @@ from akhbar.language import (
     detect_languages,
     fasttext_detector,
 )
+from akhbar.staging import read_batch
 
 PREFIX_CANDIDATES = (40, 60, 80, 100, 150, 200, 300)
 
 
 def normalized_segments(sample: Path, work_root: Path) -> pl.DataFrame:
     """The sample's segments after decode, segment and normalize (akhbar's own stages)."""
-    document = pipeline.normalize_document(pipeline.segment_document(pipeline.decode_document(sample, work_root)))
-    frame = pipeline.read_document(document).select("segment_id", "text_norm")
-    shutil.rmtree(document.work_dir, ignore_errors=True)
+    planned, _ = stages.fingerprint_files([sample])
+    batch = stages.normalize_batch(stages.segment_batch(stages.decode_batch(planned, 1, work_root)))
+    frame = read_batch(batch).select("segment_id", "text_norm")
+    shutil.rmtree(batch.work_dir, ignore_errors=True)
     return frame
 
 

@@ -25,8 +25,11 @@ def run_stages(sample: Path, scratch: Path, backend: str) -> dict[str, float]:
     """The pipeline's stage functions in order on one file; return seconds per stage."""
     import polars as pl
 
-    from akhbar import pipeline
+    from akhbar import stages
+    from akhbar.lake import prepare_lake
     from akhbar.language import detect_languages
+    from akhbar.publish import publish_batch
+    from akhbar.staging import transform_stage
 
     timings: dict[str, float] = {}
 
@@ -47,24 +50,22 @@ def run_stages(sample: Path, scratch: Path, backend: str) -> dict[str, float]:
             return frame.with_columns(empty)
         return detect_languages(frame, backend=backend)  # type: ignore[arg-type]
 
-    taxonomy = pipeline.cached_taxonomy(None)
+    taxonomy = stages.cached_taxonomy(None)
     lake = scratch / "lake"
-    pipeline.prepare_lake(lake)
+    prepare_lake(lake)
+    options = stages.StageOptions()
     started = time.perf_counter()
-    document = pipeline.decode_document(sample, scratch / "work")
+    planned, _ = stages.fingerprint_files([sample])
+    batch = stages.decode_batch(planned, 1, scratch / "work")
     started = stage("decode", started)
-    document = pipeline.segment_document(document)
-    started = stage("segment", started)
-    document = pipeline.normalize_document(document)
-    started = stage("normalize", started)
-    document = pipeline.transform_stage(document, "languages", languages)
-    started = stage(f"detect-language ({backend})", started)
-    document = pipeline.classify_document(document, None)
-    started = stage("classify", started)
-    if hasattr(pipeline, "extract_document_facts"):
-        document = pipeline.extract_document_facts(document)
-        started = stage("facts", started)
-    pipeline.publish_document(document, lake, "profile", taxonomy.version)
+    for step in stages.STAGES:  # the flow's stage table; detection as chosen for the profile
+        if step.name == "detect-language":
+            batch = transform_stage(batch, "languages", languages)
+            started = stage(f"detect-language ({backend})", started)
+        else:
+            batch = step.run(batch, options)
+            started = stage(step.name, started)
+    publish_batch(batch, lake, "profile", taxonomy.version)
     stage("publish", started)
     return timings
 
