@@ -50,7 +50,9 @@ from typing import Literal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, Field, Schema, WriterProperties, write_deltalake
+from deltalake.transaction import AddAction, RemoveAction
 
 from akhbar.storage import S3Path, plain_error, redact, storage_options
 from schemas import ALL_DATASETS, DOCUMENTS, RUNS, DatasetSchema, SchemaViolation
@@ -76,6 +78,11 @@ COMPRESSION: Literal["ZSTD"] = "ZSTD"
 #: Identifier columns with few values per file; free text is never dictionary-encoded (it costs
 #: ~30% of a write for nothing).
 PER_FILE_IDENTIFIERS = ("doc_id", "run_id")
+#: Rows per Parquet row group (a few MB of segments): bounds the writer's memory.
+ROW_GROUP_ROWS = 32_768
+#: delta-rs holds a data file in memory until it reaches this size: a commit of a large batch writes
+#: several files this big instead of one that would hold all of the batch (compaction merges them).
+WRITE_FILE_BYTES = 32 * 1024 * 1024
 #: A table with more data files than this is compacted at the end of a run, so that a scheduled
 #: inbox (a commit every 15 minutes) never fragments the lake.
 AUTO_COMPACT_FILES = 16
@@ -145,9 +152,12 @@ def dictionary_encoded_columns(dataset: DatasetSchema) -> list[str]:
 
 
 def writer_properties(dataset: DatasetSchema) -> WriterProperties:
-    """zstd Parquet, dictionary encoding only where it pays."""
+    """zstd Parquet, dictionary encoding only where it pays, row groups bounded in rows."""
     return WriterProperties(
         compression=COMPRESSION,
+        # The writer holds a row group in memory until it is full: its default (1M rows) would hold
+        # all of a large file's text before writing any of it.
+        max_row_group_size=ROW_GROUP_ROWS,
         default_column_properties=ColumnProperties(dictionary_enabled=False),
         column_properties={
             name: ColumnProperties(dictionary_enabled=True) for name in dictionary_encoded_columns(dataset)
@@ -355,15 +365,78 @@ def _write(
                 predicate=predicate,
                 writer_properties=writer_properties(dataset),
                 storage_options=options,
+                target_file_size=WRITE_FILE_BYTES,
             )
         else:
             delta_table(location).delete(sql_in(key, replacing), writer_properties=writer_properties(dataset))
+    elif isinstance(location, Path):
+        _append_streaming(location, dataset, reader)
     else:
         peeked = _peek(reader)
         if peeked is not None:
             write_deltalake(
-                path, peeked, mode="append", writer_properties=writer_properties(dataset), storage_options=options
+                path,
+                peeked,
+                mode="append",
+                writer_properties=writer_properties(dataset),
+                storage_options=options,
+                target_file_size=WRITE_FILE_BYTES,
             )
+
+
+def _append_streaming(table_dir: Path, dataset: DatasetSchema, reader: pa.RecordBatchReader) -> None:
+    """Append to a local table in one transaction, writing its data files as the batches stream in.
+
+    delta-rs's own writer holds the whole input in memory before it writes (measured: +850 MB for the
+    segments of a 400 MB file); pyarrow's writer holds one row group. Each file is written under a
+    name no ``*.parquet`` glob matches and renamed before the commit that adds it; a file a crash
+    leaves behind is in no table version, and the next vacuum removes it.
+    """
+    files: list[tuple[Path, int]] = []
+    writer: pq.ParquetWriter | None = None
+    temporary = table_dir / ".unused"
+    rows = 0
+
+    def close() -> None:
+        nonlocal writer, rows
+        if writer is not None:
+            writer.close()
+            final = temporary.with_name(temporary.name.removesuffix(TEMP_SUFFIX))
+            os.replace(temporary, final)
+            files.append((final, rows))
+            writer, rows = None, 0
+
+    try:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                temporary = table_dir / f"part-{uuid.uuid4()}-c000.zstd.parquet{TEMP_SUFFIX}"
+                writer = pq.ParquetWriter(
+                    temporary,
+                    dataset.arrow_schema(),
+                    compression=COMPRESSION.lower(),
+                    use_dictionary=dictionary_encoded_columns(dataset),
+                )
+            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            rows += batch.num_rows
+            if temporary.stat().st_size >= WRITE_FILE_BYTES:
+                close()
+        close()
+    finally:
+        if writer is not None:  # an error mid-file: drop the partial file
+            writer.close()
+            temporary.unlink(missing_ok=True)
+    if not files:
+        return
+    now_ms = int(time.time() * 1000)
+    actions: list[AddAction | RemoveAction] = [
+        AddAction(
+            path.name, path.stat().st_size, {}, now_ms, True, json.dumps({"numRecords": count})
+        )
+        for path, count in files
+    ]
+    DeltaTable(str(table_dir)).create_write_transaction(actions, mode="append", schema=dataset.arrow_schema())
 
 
 def _peek(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:

@@ -183,31 +183,32 @@ def _stage_final_rows(
     """Write the batch's final, validated segments and articles to local files, counting per document."""
     stamp = [pl.lit(run_id).alias("run_id"), pl.lit(now, dtype=UTC_MICROS).alias("processed_at")]
     written = _Written()
-    articles: list[pl.DataFrame] = []
 
     def segments() -> Iterator[pl.DataFrame]:
         frames = (frame.filter(pl.col("doc_id").is_in(doc_ids)) for frame in iter_batch_frames(batch))
         yielded = False
         for frame in iter_whole_articles(frames):
             rows = frame.with_columns(stamp).select(SEGMENTS.column_names)
-            built = build_articles(frame).with_columns(stamp).select(ARTICLES.column_names)
-            articles.append(built)
             written.segments.update(dict(rows.group_by("doc_id").len().iter_rows()))
-            written.articles.update(dict(built.group_by("doc_id").len().iter_rows()))
             written.topics.update(_per_document_counts(rows, "topic"))
             written.langs.update(_per_document_counts(rows.with_columns(pl.col("lang").fill_null("und")), "lang"))
             yielded = True
             SEGMENTS.to_arrow(rows)  # validate before the lake is touched; committing validates again
-            ARTICLES.to_arrow(built)
             yield rows
         if not yielded:
             yield pl.DataFrame(schema=SEGMENTS.polars_schema())
 
+    def articles() -> Iterator[pl.DataFrame]:
+        # A second pass over the staged segments, whose frames hold whole articles: holding every
+        # article of a large file until the first pass ends would hold all its text.
+        for frame in iter_stage_batches(segments_path):
+            built = build_articles(frame).with_columns(stamp).select(ARTICLES.column_names)
+            written.articles.update(dict(built.group_by("doc_id").len().iter_rows()))
+            ARTICLES.to_arrow(built)
+            yield built
+
     segments_path = write_stage(stage_file(folder, "publish-segments"), segments())
-    articles_path = write_stage(
-        stage_file(folder, "publish-articles"),
-        iter(articles or [pl.DataFrame(schema=ARTICLES.polars_schema())]),
-    )
+    articles_path = write_stage(stage_file(folder, "publish-articles"), articles())
     return segments_path, articles_path, written
 
 
