@@ -327,6 +327,10 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+#: Chunks up to this size are split into lines in Python (see decode_chunk).
+SMALL_CHUNK_BYTES = 64 * 1024
+
+
 def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:
     """Decode one chunk into numbered lines; undecodable lines keep their raw bytes and an error.
 
@@ -340,7 +344,11 @@ def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFram
         if utf8:
             return _decode_utf8_lines(chunk, first_line_no, legacy=encoding == MIXED)
         return _decode_lines_one_by_one(chunk, encoding, first_line_no)
-    lines = split_lines_column(text)
+    if len(chunk) <= SMALL_CHUNK_BYTES:
+        # A small file (one article): Python's split costs less than a polars query's fixed cost.
+        lines = pl.Series("line_text", split_lines(text.item()), dtype=pl.String)
+    else:
+        lines = split_lines_column(text)
     frame = pl.DataFrame(
         {
             "line_no": pl.int_range(first_line_no, first_line_no + lines.len(), eager=True),
