@@ -29,7 +29,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -359,6 +359,61 @@ def decode_chunk(chunk: bytes, encoding: str, first_line_no: int) -> pl.DataFram
     if not utf8 and codecs.lookup(encoding).name == "cp1256" and _may_hold_utf8_arabic(chunk):
         return _set_aside_utf8_lines(frame, chunk)
     return frame
+
+
+def decode_utf8_documents(doc_ids: Sequence[str], contents: Sequence[bytes]) -> pl.DataFrame:
+    """Whole small UTF-8 files as one frame of numbered lines (``LINES_SCHEMA`` plus ``doc_id``).
+
+    One cast and one split for all of them: per file, a polars query's fixed cost is larger than the
+    work on a one-article file. Lines are cut as :func:`split_lines` cuts them. A content with broken
+    sequences is decoded alone by :func:`decode_chunk` (its bad lines quarantined with their bytes).
+    """
+    binary = pl.Series("content", contents, dtype=pl.Binary)
+    try:
+        texts = binary.cast(pl.String)
+    except pl.exceptions.ComputeError:  # rare: decode the broken contents one by one
+        valid = [_strict_utf8(content) for content in contents]
+        broken = [
+            decode_chunk(content, "utf-8", 1).with_columns(pl.lit(doc_id).alias("doc_id"))
+            for doc_id, content, ok in zip(doc_ids, contents, valid, strict=True)
+            if not ok
+        ]
+        kept = [index for index, ok in enumerate(valid) if ok]
+        whole = decode_utf8_documents([doc_ids[i] for i in kept], [contents[i] for i in kept])
+        return pl.concat([whole, *broken], how="vertical")
+    return _utf8_document_lines(pl.DataFrame({"doc_id": pl.Series(doc_ids, dtype=pl.String), "text": texts}))
+
+
+def _utf8_document_lines(documents: pl.DataFrame) -> pl.DataFrame:
+    """Columns ``doc_id`` and ``text`` (a whole file) → one row per line, numbered from 1 per document."""
+    text = pl.col("text")
+    if documents.get_column("text").str.contains("\r", literal=True).any():
+        text = text.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    pieces = text.str.split("\n")
+    # A final line break ends the last line; it does not start another one (and "" has no lines).
+    ends_line = text.str.ends_with("\n") | (text.str.len_bytes() == 0)
+    lines = pl.when(ends_line).then(pieces.list.head(pieces.list.len() - 1)).otherwise(pieces)
+    return (
+        documents.select("doc_id", lines.alias("line_text"))
+        .with_columns(pl.int_ranges(1, pl.col("line_text").list.len() + 1, dtype=pl.Int64).alias("line_no"))
+        .explode("line_text", "line_no")  # a document without lines leaves no row
+        .select(
+            "line_no",
+            "line_text",
+            pl.lit(None, dtype=pl.Binary).alias("raw"),
+            pl.lit(None, dtype=pl.String).alias("decode_error"),
+            "doc_id",
+        )
+    )
+
+
+def _strict_utf8(content: bytes) -> bool:
+    """True when every byte sequence of ``content`` is valid UTF-8 (to its very end)."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _may_hold_utf8_arabic(chunk: bytes) -> bool:

@@ -9,6 +9,7 @@ walk the same table, so the stage sequence is declared once.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +22,12 @@ import polars as pl
 from akhbar import __version__
 from akhbar.decode import (
     DEFAULT_CHUNK_BYTES,
+    DETECTION_SAMPLE_BYTES,
     LINES_SCHEMA,
+    EncodingGuess,
     FileFingerprint,
     InputPath,
+    decode_utf8_documents,
     detect_encoding,
     fingerprint_file,
     iter_decoded_lines,
@@ -183,6 +187,34 @@ def plan_batches(
 # --- stages ---------------------------------------------------------------------------------------
 
 
+#: Files up to this size are read once, whole, and decoded together with the batch's other small
+#: UTF-8 files (``decode_utf8_documents``); larger ones stream in chunks.
+SMALL_FILE_BYTES = DETECTION_SAMPLE_BYTES
+#: Encodings whose small files are decoded together (a BOM is dropped first).
+WHOLE_BATCH_ENCODINGS = {"utf-8": b"", "utf-8-sig": codecs.BOM_UTF8}
+
+
+@dataclass
+class SmallFiles:
+    """Whole small UTF-8 files waiting to be decoded together."""
+
+    doc_ids: list[str] = dataclasses.field(default_factory=list)
+    contents: list[bytes] = dataclasses.field(default_factory=list)
+    size_bytes: int = 0
+
+    def add(self, doc_id: str, content: bytes) -> None:
+        """Queue one file's bytes."""
+        self.doc_ids.append(doc_id)
+        self.contents.append(content)
+        self.size_bytes += len(content)
+
+    def take(self) -> pl.DataFrame:
+        """The queued files as one frame of numbered lines; the queue is empty afterwards."""
+        frame = decode_utf8_documents(self.doc_ids, self.contents)
+        self.doc_ids, self.contents, self.size_bytes = [], [], 0
+        return frame
+
+
 def decode_batch(
     files: Sequence[PlannedFile],
     number: int,
@@ -192,19 +224,17 @@ def decode_batch(
 ) -> StagedBatch:
     """Detect each file's encoding and decode all of them into numbered lines, one frame per chunk.
 
-    Small files share a frame (up to ``chunk_bytes`` of input); a large file streams in chunks. A
-    file that cannot be read fails alone; rows it had yielded are dropped at publish.
+    Small UTF-8 files (one article each, the usual scrape archive) are read once and decoded together,
+    up to ``chunk_bytes`` of them per frame; other files stream in chunks, alone. A file that cannot
+    be read fails alone; rows it had yielded are dropped at publish.
     """
     work_dir = work_root / f"batch-{number:05d}"
     work_dir.mkdir(parents=True, exist_ok=True)
     documents: list[DecodedDocument] = []
     failures: list[FileFailure] = []
+    small_files = SmallFiles()
 
-    def document_frames(item: PlannedFile) -> Iterator[pl.DataFrame]:
-        guess = detect_encoding(read_sample(item.source, item.fingerprint.size_bytes))
-        if guess.encoding is not None:
-            for frame in iter_decoded_lines(item.source, item.fingerprint.size_bytes, guess.encoding, chunk_bytes):
-                yield frame.with_columns(pl.lit(item.fingerprint.doc_id).alias("doc_id"))
+    def record(item: PlannedFile, guess: EncodingGuess) -> None:
         documents.append(
             DecodedDocument(
                 source_path=str(item.source),
@@ -217,6 +247,22 @@ def decode_batch(
             )
         )
 
+    def document_frames(item: PlannedFile) -> Iterator[pl.DataFrame]:
+        size = item.fingerprint.size_bytes
+        if size <= min(SMALL_FILE_BYTES, chunk_bytes):
+            content = read_sample(item.source, size, size)  # the whole file: read once
+            guess = detect_encoding(content)
+            if guess.encoding in WHOLE_BATCH_ENCODINGS:
+                small_files.add(item.fingerprint.doc_id, content.removeprefix(WHOLE_BATCH_ENCODINGS[guess.encoding]))
+                record(item, guess)
+                return
+        else:
+            guess = detect_encoding(read_sample(item.source, size))
+        if guess.encoding is not None:
+            for frame in iter_decoded_lines(item.source, size, guess.encoding, chunk_bytes):
+                yield frame.with_columns(pl.lit(item.fingerprint.doc_id).alias("doc_id"))
+        record(item, guess)
+
     def frames() -> Iterator[pl.DataFrame]:
         pending: list[pl.DataFrame] = []
         pending_bytes = 0
@@ -226,11 +272,16 @@ def decode_batch(
                 for frame in document_frames(item):
                     pending.append(frame)
                     pending_bytes += int(frame.get_column("line_text").str.len_bytes().sum() or 0)
-                    if pending_bytes >= chunk_bytes:
+                    if pending_bytes >= chunk_bytes:  # a large file's chunks leave one by one
                         yield pl.concat(pending, how="vertical")
                         yielded, pending, pending_bytes = True, [], 0
             except (OSError, UnicodeError) as error:
                 failures.append(FileFailure(str(item.source), failure_message(item.source, "decode", error)))
+            if small_files.size_bytes >= chunk_bytes:
+                yield small_files.take()
+                yielded = True
+        if small_files.doc_ids:
+            pending.append(small_files.take())
         if pending or not yielded:  # a stage file always holds at least one, possibly empty, frame
             yield pl.concat(pending, how="vertical") if pending else _empty_lines()
 

@@ -158,9 +158,7 @@ def test_a_column_stage_writes_only_what_it_adds(tmp_path: Path) -> None:
 def test_a_column_stage_that_reorders_rows_is_refused(tmp_path: Path) -> None:
     normalized = _segmented_document(tmp_path)
     with pytest.raises(StageAlignmentError, match="changed the rows"):
-        transform_stage(
-            normalized, "shuffled", lambda frame: frame.reverse().with_columns(pl.lit(1).alias("one"))
-        )
+        transform_stage(normalized, "shuffled", lambda frame: frame.reverse().with_columns(pl.lit(1).alias("one")))
 
 
 def test_a_concatenated_export_is_mixed_and_stored_without_mojibake(tmp_path: Path) -> None:
@@ -184,3 +182,30 @@ def test_a_mostly_ascii_file_with_broken_bytes_keeps_its_good_lines(tmp_path: Pa
     _, segments, quarantine = run_stages(source, tmp_path / "work", WHOLE_FILE)
     assert segments.get_column("text").to_list() == good
     assert quarantine.select("reason", "line_no").rows() == [("invalid_encoding", 16)]
+
+
+def test_small_files_decoded_together_give_each_file_its_own_rows(tmp_path: Path) -> None:
+    """A scrape archive: one-article files (UTF-8, with a BOM, CRLF, Windows-1256, a broken byte, empty)
+    decoded as one frame give every file the rows it gets when streamed alone."""
+    article = "\n".join(PARAGRAPHS[:4]) + "\n"
+    payloads = {
+        "plain": article.encode(),
+        "bom": codecs.BOM_UTF8 + article.encode(),
+        "crlf": article.replace("\n", "\r\n").encode(),
+        "no-final-break": article.rstrip("\n").encode(),
+        "legacy": article.encode("cp1256", errors="replace"),
+        "broken": article.encode() + b"\xd8 cut\n",
+        "blank-lines": ("\n\n" + article + "\n  \n").encode(),
+        "empty": b"",
+    }
+    sources = []
+    for name, payload in payloads.items():
+        sources.append(tmp_path / f"{name}.txt")
+        sources[-1].write_bytes(payload)
+    lines, batched, batched_quarantine = run_stages(sources, tmp_path / "batch", stages.DEFAULT_CHUNK_BYTES)
+    alone = [run_stages(source, tmp_path / source.stem, TINY_CHUNK) for source in sources]  # streamed
+    assert lines.get_column("doc_id").n_unique() == len(payloads) - 1  # every file but the empty one has lines
+    by_line = ["doc_id", "line_no"]
+    assert_frame_equal(batched.sort(by_line), pl.concat([segments for _, segments, _ in alone]).sort(by_line))
+    expected_quarantine = pl.concat([quarantine for _, _, quarantine in alone]).sort(by_line)
+    assert_frame_equal(batched_quarantine.sort(by_line), expected_quarantine)

@@ -15,6 +15,7 @@ from akhbar.decode import (
     LINES_SCHEMA,
     MIXED,
     decode_chunk,
+    decode_utf8_documents,
     detect_encoding,
     fingerprint_file,
     iter_byte_chunks,
@@ -298,3 +299,23 @@ def _is_utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+#: Pieces of small UTF-8 files: Arabic and ASCII words, every kind of line end, blank lines, broken bytes.
+FILE_PIECE = st.sampled_from(["خبر", "عاجل", " ", "news", "\n", "\r\n", "\r", "\n\n", "\ufffd"]).map(
+    str.encode
+) | st.just(b"\xd8")
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(files=st.lists(st.lists(FILE_PIECE, max_size=12).map(b"".join), max_size=8))
+def test_small_files_decoded_together_equal_each_file_decoded_alone(files: list[bytes]) -> None:
+    doc_ids = [f"doc-{index}" for index in range(len(files))]
+    together = decode_utf8_documents(doc_ids, files)
+    alone = [
+        decode_chunk(content, "utf-8", 1).with_columns(pl.lit(doc_id).alias("doc_id"))
+        for doc_id, content in zip(doc_ids, files, strict=True)
+    ]
+    expected = pl.concat([pl.DataFrame(schema={**LINES_SCHEMA, "doc_id": pl.String}), *alone], how="vertical")
+    # Broken files are decoded after the others: each file's rows are its own, in line order.
+    assert_frame_equal(together.sort("doc_id", "line_no"), expected.sort("doc_id", "line_no"))
