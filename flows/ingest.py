@@ -38,6 +38,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed
+from prefect.utilities.annotations import opaque, quote
 
 from akhbar import stages
 from akhbar.assets import Materialization, materializations
@@ -197,16 +198,20 @@ def _submit_batch(
     """Submit one batch's task chain, each task run named after the batch; returns the chain."""
     label = stages_label(number, files)
     paths = {item.fingerprint.doc_id: plan.paths_by_doc.get(item.fingerprint.doc_id, ()) for item in files}
+    # quote/opaque: Prefect would otherwise walk every file record of a parameter, looking for futures,
+    # in every task run (seconds of CPU, under the GIL, for a batch of thousands of small files).
     chain: list[PrefectFuture[object]] = [
-        decode_task.with_options(task_run_name=f"decode {label}").submit(files, number, work_root, paths)
+        decode_task.with_options(task_run_name=f"decode {label}").submit(quote(files), number, work_root, quote(paths))
     ]
     for stage in STAGES:
         chain.append(
-            stage_task.with_options(task_run_name=f"{stage.name} {label}").submit(stage.name, chain[-1], options)
+            stage_task.with_options(task_run_name=f"{stage.name} {label}").submit(
+                stage.name, opaque(chain[-1]), options
+            )
         )
     chain.append(
         publish_task.with_options(task_run_name=f"publish {label}").submit(
-            chain[-1], lake, run_id, taxonomy_version, plan
+            opaque(chain[-1]), lake, run_id, taxonomy_version, quote(plan)
         )
     )
     return chain
@@ -386,7 +391,7 @@ def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[
     """Hash the inputs in groups (one task run per group, not per file); unreadable files fail alone."""
     groups = [sources[i : i + FINGERPRINT_GROUP_FILES] for i in range(0, len(sources), FINGERPRINT_GROUP_FILES)]
     futures = [
-        fingerprint_task.with_options(task_run_name=f"fingerprint {len(group)} file(s)").submit(group)
+        fingerprint_task.with_options(task_run_name=f"fingerprint {len(group)} file(s)").submit(quote(group))
         for group in groups
     ]
     list(_until_done(futures))
