@@ -374,6 +374,10 @@ class Stage:
 
     name: str
     run: Callable[[StagedBatch, StageOptions], StagedBatch]
+    #: At most this many batches in this stage at once (None: as many as there are task threads).
+    #: Language detection is Python and numpy under the GIL: two batches in it at once take as long
+    #: as one after the other, and keep threads from the stages that run beside it.
+    max_batches: int | None = None
 
 
 #: The stage sequence between ``decode`` and ``publish``, declared once: the flow, ingest_batch and
@@ -381,7 +385,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("segment", lambda batch, options: segment_batch(batch)),
     Stage("normalize", lambda batch, options: normalize_batch(batch)),
-    Stage("detect-language", lambda batch, options: detect_batch_languages(batch, options.lang_backend)),
+    Stage("detect-language", lambda batch, options: detect_batch_languages(batch, options.lang_backend), max_batches=1),
     Stage("classify-topic", lambda batch, options: classify_batch(batch, options.taxonomy_path)),
     Stage("extract-facts", lambda batch, options: extract_batch_facts(batch)),
 )

@@ -19,7 +19,10 @@ when the lake lock is free quickly, and ends Cancelled; the next run resumes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -83,7 +86,7 @@ from akhbar.stages import STAGES, IngestPlan, PlannedFile, StageOptions
 from akhbar.staging import StagedBatch
 from akhbar.storage import location_str, parse_location
 from flows.control import note_flow_run
-from flows.runners import RunnerKind, make_task_runner
+from flows.runners import THREAD_WORKERS, RunnerKind, make_task_runner
 from schemas import ALL_DATASETS, RUNS
 
 #: Errors that retrying cannot fix: the input is missing, forbidden or not a file.
@@ -93,7 +96,14 @@ RETRY_DELAYS_SECONDS = [1.0, 5.0]
 #: Files hashed per fingerprint task run.
 FINGERPRINT_GROUP_FILES = 5_000
 R = TypeVar("R")
+T = TypeVar("T")
+#: Each batch's task runs so far (decode first), by batch number, with the batch's files.
+Chains = dict[int, tuple[list[PlannedFile], list[PrefectFuture[object]]]]
+#: Batches under way at once: one task run each, so every task thread does work (see _run_batches).
+BATCHES_IN_FLIGHT = THREAD_WORKERS
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
+#: Stages that take fewer batches at once than the threads (see ``Stage.max_batches``).
+STAGE_LIMITS = {stage.name: stage.max_batches for stage in STAGES if stage.max_batches is not None}
 #: How often the flow looks at the stop request while it waits for task runs, in seconds.
 STOP_POLL_SECONDS = 0.2
 #: After a stop, the run record is written only if that takes at most this long (the lake lock may
@@ -185,36 +195,49 @@ def _run_name() -> str:
     return f"ingest {shown} → {lake}"
 
 
-def _submit_batch(
-    files: list[PlannedFile],
-    number: int,
-    work_root: LakePath,
-    lake: LakePath,
-    run_id: str,
-    plan: IngestPlan,
-    taxonomy_version: str,
-    options: StageOptions,
-) -> list[PrefectFuture[object]]:
-    """Submit one batch's task chain, each task run named after the batch; returns the chain."""
-    label = stages_label(number, files)
-    paths = {item.fingerprint.doc_id: plan.paths_by_doc.get(item.fingerprint.doc_id, ()) for item in files}
-    # quote/opaque: Prefect would otherwise walk every file record of a parameter, looking for futures,
-    # in every task run (seconds of CPU, under the GIL, for a batch of thousands of small files).
-    chain: list[PrefectFuture[object]] = [
-        decode_task.with_options(task_run_name=f"decode {label}").submit(quote(files), number, work_root, quote(paths))
-    ]
-    for stage in STAGES:
-        chain.append(
-            stage_task.with_options(task_run_name=f"{stage.name} {label}").submit(
-                stage.name, opaque(chain[-1]), options
-            )
+@dataclass(frozen=True)
+class BatchRun:
+    """What every task run of a run's batches needs besides its batch."""
+
+    work_root: LakePath
+    lake: LakePath
+    run_id: str
+    plan: IngestPlan
+    taxonomy_version: str
+    options: StageOptions
+
+
+def _submit_step(step: int, number: int, files: list[PlannedFile], previous: PrefectFuture[object] | None,
+                 run: BatchRun) -> PrefectFuture[object]:  # fmt: skip
+    """Submit step ``step`` of ``STAGE_NAMES`` for one batch, its task run named after the batch."""
+    name = stages.STAGE_NAMES[step]
+    named = {"task_run_name": f"{name} {stages_label(number, files)}"}
+    as_is, resolved = _parameter_wrappers()
+    if previous is None:
+        paths = {item.fingerprint.doc_id: run.plan.paths_by_doc.get(item.fingerprint.doc_id, ()) for item in files}
+        return decode_task.with_options(**named).submit(as_is(files), number, run.work_root, as_is(paths))
+    if name == "publish":
+        return publish_task.with_options(**named).submit(
+            resolved(previous), run.lake, run.run_id, run.taxonomy_version, as_is(run.plan)
         )
-    chain.append(
-        publish_task.with_options(task_run_name=f"publish {label}").submit(
-            opaque(chain[-1]), lake, run_id, taxonomy_version, quote(plan)
-        )
-    )
-    return chain
+    return stage_task.with_options(**named).submit(name, resolved(previous), run.options)
+
+
+def _unwrapped(value: T) -> T:
+    return value
+
+
+def _parameter_wrappers() -> tuple[Callable[[T], T], Callable[[T], T]]:
+    """How to pass a batch's records, and an upstream task's result, to a task run.
+
+    On threads, ``quote`` (pass as is) and ``opaque`` (resolve the future, do not look inside):
+    Prefect would otherwise walk every file record of a parameter, looking for futures, in every
+    task run — seconds of CPU under the GIL for a batch of thousands of small files. Dask unpacks
+    the annotations (tuples to it) on its own: there, parameters go plain, and are serialized anyway.
+    """
+    if _workers_elsewhere():
+        return _unwrapped, _unwrapped
+    return quote, opaque  # type: ignore[return-value]
 
 
 def stages_label(number: int, files: list[PlannedFile]) -> str:
@@ -226,7 +249,7 @@ def stages_label(number: int, files: list[PlannedFile]) -> str:
 
 def _root_cause(files: list[PlannedFile], chain: list[PrefectFuture[object]]) -> list[FileFailure]:
     """The first failed stage of a batch's chain, as one failure per file of the batch."""
-    for stage, future in zip(stages.STAGE_NAMES, chain, strict=True):
+    for stage, future in zip(stages.STAGE_NAMES, chain, strict=False):  # a chain stops at its failed step
         if future.state.is_failed():
             try:
                 future.result()
@@ -274,12 +297,11 @@ def ingest(
         lake_path,
     )
     with run_staging(lake_path, run_id, shared=_workers_elsewhere()) as work_root:
-        chains = {
-            number: (files, _submit_batch(files, number, work_root, lake_path, run_id, plan, taxonomy.version, options))
-            for number, files in enumerate(batches, start=1)
-        }
+        chains: Chains = {}
         try:
-            results, failed = _collect(chains)
+            results, failed = _run_batches(
+                batches, BatchRun(work_root, lake_path, run_id, plan, taxonomy.version, options), chains
+            )
         except BaseException as error:  # a signal, a cancellation (Prefect's TerminationSignal) or a bug
             request_stop(f"{type(error).__name__}: {error}" if not stop_requested() else stop_reason())
             # Stages already running finish first: the staging folder goes when this block ends.
@@ -364,9 +386,23 @@ def _until_done(futures: list[PrefectFuture[R]]) -> Iterator[PrefectFuture[R]]:
         yield from (future for future in futures if future in done)
 
 
-def _published(chains: dict[int, tuple[list[PlannedFile], list[PrefectFuture[object]]]]) -> list[BatchResult]:
+def _drain(items: queue.Queue[R]) -> list[R]:
+    """Everything in the queue now, without waiting."""
+    drained = []
+    while True:
+        try:
+            drained.append(items.get_nowait())
+        except queue.Empty:
+            return drained
+
+
+def _published(chains: Chains) -> list[BatchResult]:
     """The results of the batches whose publish completed (after a stop)."""
-    return [chain[-1].result() for _, chain in chains.values() if chain[-1].state.is_completed()]  # type: ignore[misc]
+    return [
+        chain[-1].result()  # type: ignore[misc]
+        for _, chain in chains.values()
+        if len(chain) == len(stages.STAGE_NAMES) and chain[-1].state.is_completed()
+    ]
 
 
 def _record_interrupted(lake: LakePath, summary: RunSummary) -> bool:
@@ -391,7 +427,9 @@ def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[
     """Hash the inputs in groups (one task run per group, not per file); unreadable files fail alone."""
     groups = [sources[i : i + FINGERPRINT_GROUP_FILES] for i in range(0, len(sources), FINGERPRINT_GROUP_FILES)]
     futures = [
-        fingerprint_task.with_options(task_run_name=f"fingerprint {len(group)} file(s)").submit(quote(group))
+        fingerprint_task.with_options(task_run_name=f"fingerprint {len(group)} file(s)").submit(
+            _parameter_wrappers()[0](group)
+        )
         for group in groups
     ]
     list(_until_done(futures))
@@ -405,35 +443,90 @@ def _fingerprint_all(sources: list[InputPath]) -> tuple[list[PlannedFile], list[
     return planned, failures
 
 
-def _collect(
-    chains: dict[int, tuple[list[PlannedFile], list[PrefectFuture[object]]]],
+def _run_batches(
+    batches: list[list[PlannedFile]], run: BatchRun, chains: Chains
 ) -> tuple[list[BatchResult], list[FileFailure]]:
-    """Wait for every batch's chain, reporting progress to the UI (artifact) and the terminal."""
+    """Take every batch through decode → the stage table → publish; report progress (UI and terminal).
+
+    A batch's next step is submitted when its previous one completes (and its stage has room:
+    ``Stage.max_batches``), and at most ``BATCHES_IN_FLIGHT`` batches are under way: no task thread
+    sits waiting for an upstream task run, so the threads run stages of different batches side by
+    side (language detection of one batch beside publishing of another). ``chains`` (filled here)
+    holds each batch's task runs so far.
+    """
     progress = create_progress_artifact(progress=0.0, key="ingest-progress", description="batches done / batches")
     assert isinstance(progress, UUID)  # the sync API returns the id (an awaitable only in async contexts)
     reporter = current_progress()  # a terminal progress bar when the CLI set one
-    all_files = [item for files, _ in chains.values() for item in files]
-    reporter.start(len(all_files), sum(item.fingerprint.size_bytes for item in all_files))
-    number_of = {chain[-1]: number for number, (_, chain) in chains.items()}
+    reporter.start(sum(map(len, batches)), sum(item.fingerprint.size_bytes for files in batches for item in files))
+    waiting = deque(enumerate(batches, start=1))
+    running: dict[PrefectFuture[object], int] = {}
+    ready: set[int] = set()  # batches whose next step waits for room in its stage
+    done: queue.Queue[PrefectFuture[object]] = queue.Queue()  # task runs as they finish
+    finished: list[int] = []
     results: list[BatchResult] = []
     failures: list[FileFailure] = []
-    for done, future in enumerate(_until_done(list(number_of)), start=1):
-        files, chain = chains[number_of[future]]
+
+    def watch(future: PrefectFuture[object], number: int) -> None:
+        running[future] = number
+        future.add_done_callback(done.put)
+
+    def start_batches() -> None:
+        while waiting and len(running) + len(ready) < BATCHES_IN_FLIGHT:
+            number, files = waiting.popleft()
+            chains[number] = (files, [_submit_step(0, number, files, None, run)])
+            watch(chains[number][1][-1], number)
+
+    def in_step(name: str) -> int:
+        return sum(stages.STAGE_NAMES[len(chains[number][1]) - 1] == name for number in running.values())
+
+    def advance() -> None:
+        """Submit each ready batch's next step where the stage has room, oldest batch first."""
+        for number in sorted(ready):
+            files, chain = chains[number]
+            name = stages.STAGE_NAMES[len(chain)]
+            if in_step(name) < STAGE_LIMITS.get(name, BATCHES_IN_FLIGHT):
+                ready.discard(number)
+                chain.append(_submit_step(len(chain), number, files, chain[-1], run))
+                watch(chain[-1], number)
+
+    def finish(number: int) -> None:
+        files, chain = chains[number]
         sizes = {str(item.source): item.fingerprint.size_bytes for item in files}
         try:
-            result: BatchResult = future.result()  # type: ignore[assignment]
+            if len(chain) < len(stages.STAGE_NAMES):
+                chain[-1].result()  # raises the failure (or the cancellation) that stopped the chain
+            result: BatchResult = chain[-1].result()  # type: ignore[assignment]
             results.append(result)
             for document in result.documents:
                 reporter.file_done(document.source_path, sizes.get(document.source_path, 0), document.total_lines)
             for failure in result.failures:
                 reporter.file_done(failure.source_path, sizes.get(failure.source_path, 0), 0)
         except Exception:  # a failed batch fails its own task runs and files, not the run
-            failures += _root_cause(files, chain)
+            failures.extend(_root_cause(files, chain))
             for item in files:
                 reporter.file_done(str(item.source), item.fingerprint.size_bytes, 0)
-        update_progress_artifact(progress, progress=100.0 * done / len(number_of))
+        finished.append(number)
+        update_progress_artifact(progress, progress=100.0 * len(finished) / len(batches))
+
+    start_batches()
+    while running:
+        raise_if_stopped()
+        try:
+            first = done.get(timeout=STOP_POLL_SECONDS)
+        except queue.Empty:
+            continue
+        for future in [first, *_drain(done)]:
+            number = running.pop(future)
+            chain = chains[number][1]
+            future.wait()  # done already: this records its final state (``state`` would ask the server)
+            if future.state.is_completed() and len(chain) < len(stages.STAGE_NAMES):
+                ready.add(number)
+            else:  # published, or stopped by a failure or a cancellation
+                finish(number)
+        advance()
+        start_batches()
     reporter.finish()
-    if not number_of:
+    if not batches:
         update_progress_artifact(progress, progress=100.0)
     return results, failures
 

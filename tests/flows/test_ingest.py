@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -65,18 +66,16 @@ def test_every_line_is_accounted_for(seed_lake: tuple[Path, RunSummary], seed_fi
     document = scan_dataset(lake, DOCUMENTS).collect().row(0, named=True)
     lines_in_file = len(seed_file.read_text(encoding="utf-8").splitlines())
     assert document["total_lines"] == lines_in_file
-    assert document["total_lines"] == document["blank_lines"] + document["segment_lines"] + document[
-        "quarantined_lines"
-    ]
+    assert (
+        document["total_lines"] == document["blank_lines"] + document["segment_lines"] + document["quarantined_lines"]
+    )
     assert document["segment_lines"] == _segments(lake).height
     assert summary.status == "completed"
     assert summary.exit_code == 0
 
 
 @pytest.mark.parametrize("dataset", ALL_DATASETS, ids=lambda d: d.name)
-def test_duckdb_reads_every_dataset_with_declared_types(
-    seed_lake: tuple[Path, RunSummary], dataset: object
-) -> None:
+def test_duckdb_reads_every_dataset_with_declared_types(seed_lake: tuple[Path, RunSummary], dataset: object) -> None:
     lake, _ = seed_lake
     declared = dataset.arrow_schema()  # type: ignore[attr-defined]
     with open_lake(lake) as connection:  # akhbar sql's views over the Delta tables
@@ -176,3 +175,49 @@ def test_seed_articles_and_facts_in_the_lake(seed_lake: tuple[Path, RunSummary])
     assert {"value": 2.0, "unit": "%", "kind": "percent"} in row[10]["quantities"]
     assert {"SY", "RU"} <= set(row[1]["countries"]) and {"SY", "RU"} <= set(row[5]["countries"])
     assert set(articles["countries"][0]) >= {"SY", "RU"}
+
+
+def test_batches_run_their_steps_in_order_and_one_at_a_time_in_language_detection(
+    tmp_path: Path, seed_file: Path
+) -> None:
+    """The flow submits a batch's next step when its previous one completes: every batch's task runs
+    follow the stage table in order, language detection (``Stage.max_batches``) holds one batch at a
+    time, and a batch decodes while another one is still in its later stages."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from akhbar.stages import STAGE_NAMES, STAGES
+    from flows import ingest
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    text = seed_file.read_text(encoding="utf-8")
+    batches = 6
+    for number in range(batches):
+        (inbox / f"feed-{number}.txt").write_text(f"{number}\n{text}", encoding="utf-8")
+    state = ingest([str(inbox)], lake=str(tmp_path / "lake"), batch_max_files=1, return_state=True)
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    steps: dict[int, list[tuple[datetime, datetime, str]]] = {}
+    for run in task_runs:
+        name, _, label = run.name.partition(" batch ")
+        if label:
+            assert run.state is not None and run.state.is_completed(), run.name
+            assert run.start_time is not None and run.end_time is not None
+            steps.setdefault(int(label.split()[0]), []).append((run.start_time, run.end_time, name))
+    assert sorted(steps) == list(range(1, batches + 1))
+    for number, runs in steps.items():
+        runs.sort()
+        assert [name for _, _, name in runs] == list(STAGE_NAMES), number
+        assert all(previous[1] <= following[0] for previous, following in pairwise(runs)), number
+    limited = {stage.name: stage.max_batches for stage in STAGES if stage.max_batches}
+    assert limited == {"detect-language": 1}
+    detecting = sorted((start, end) for runs in steps.values() for start, end, name in runs if name in limited)
+    assert all(earlier[1] <= later[0] for earlier, later in pairwise(detecting))
+    # Batches overlap: some batch decodes before the first one has published.
+    first_published = min(start for runs in steps.values() for start, _, name in runs if name == "publish")
+    decodes = [start for runs in steps.values() for start, _, name in runs if name == "decode"]
+    assert sum(start < first_published for start in decodes) > 1
