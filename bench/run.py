@@ -203,6 +203,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         summary["e2e"] = {
             **throughput(e2e, e2e["seconds"]),
             "including_startup": throughput(e2e, e2e["seconds"] + e2e["startup_seconds"]),
+            **{key: e2e[key] for key in ("stage_busy_seconds", "detect_language_span_seconds",
+                                         "after_tasks_seconds", "run_cpu_seconds") if key in e2e},
         }
     if "naive" in variants:
         summary["naive"] = throughput(variants["naive"], variants["naive"]["seconds"])
@@ -329,7 +331,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def stage_markdown(summary: dict[str, Any]) -> list[str]:
     """Where the time goes: seconds each stage was busy, summed over the file threads, per variant."""
-    busy = {name: summary[name]["stage_busy_seconds"] for name in ("floor", "library", "library_fasttext")
+    busy = {name: summary[name]["stage_busy_seconds"] for name in ("e2e", "floor", "library", "library_fasttext")
             if name in summary and "stage_busy_seconds" in summary[name]}
     if not busy:
         return []
@@ -344,6 +346,15 @@ def stage_markdown(summary: dict[str, Any]) -> list[str]:
     for stage in stages:
         cells = [f"{seconds[stage]:.1f}" if stage in seconds else "" for seconds in busy.values()]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    e2e = summary.get("e2e", {})
+    if "detect_language_span_seconds" in e2e:
+        lines += [
+            "",
+            f"e2e (task runs of the flow run): language detection, one batch at a time, spans "
+            f"{e2e['detect_language_span_seconds']:.1f} s of the run; after the last task run (run record, "
+            f"artifacts, lake report) {e2e['after_tasks_seconds']:.1f} s; CPU of the process tree during the "
+            f"run {e2e['run_cpu_seconds']:.1f} s.",
+        ]
     return lines
 
 

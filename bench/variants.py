@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,19 @@ def run_e2e(config: Config) -> Result:
     warmup_started = time.perf_counter()
     warmup = ingest([config["warmup_file"]], lake=config["warmup_lake"])
     warmup_seconds = time.perf_counter() - warmup_started
+    cpu_before = tree_cpu_seconds()
     started = time.perf_counter()
     # ``paths`` (folders, as an inbox is given) when set, else the files themselves.
     summary = ingest(config.get("paths") or files, lake=config["lake"])
     seconds = time.perf_counter() - started
+    returned_at = datetime.now(UTC)
+    run_cpu_seconds = tree_cpu_seconds() - cpu_before
     assert isinstance(summary, RunSummary) and isinstance(warmup, RunSummary)
     lang_counts = summary.merged_counts("lang_counts")
     return {
         "seconds": seconds,
+        "run_cpu_seconds": run_cpu_seconds,
+        **flow_task_seconds(summary.flow_run_id, returned_at),
         "startup_seconds": started - with_startup_started,
         "warmup_run_seconds": warmup_seconds,
         "warmup_status": warmup.status,
@@ -82,6 +88,57 @@ def run_e2e(config: Config) -> Result:
         "failures": [failure.message for failure in summary.failures],
         "lang_counts": dict(lang_counts),
         "topic_counts": dict(summary.merged_counts("topic_counts")),
+    }
+
+
+def tree_cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its children still running (the Prefect server)."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # a child that ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def flow_task_seconds(flow_run_id: str | None, returned_at: datetime) -> Result:
+    """Where a flow run's time went, from its task runs on the server.
+
+    ``stage_busy_seconds``: per step (decode … publish, fingerprint), the task runs' durations summed
+    over batches; ``detect_language_span_seconds``: first detection start to last detection end;
+    ``after_tasks_seconds``: from the last task run's end until the flow returned (run record,
+    artifacts, the lake report).
+    """
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    if flow_run_id is None:
+        return {}
+    runs = []
+    with get_client(sync_client=True) as client:
+        while batch := client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])), limit=200, offset=len(runs)
+        ):
+            runs += batch
+    busy: dict[str, float] = {}
+    spans = [(run.name.split(" ")[0], run.start_time, run.end_time) for run in runs if run.start_time and run.end_time]
+    for step, start, end in spans:
+        busy[step] = busy.get(step, 0.0) + (end - start).total_seconds()
+    detection = [(start, end) for step, start, end in spans if step == "detect-language"]
+    return {
+        "stage_busy_seconds": busy,
+        "detect_language_span_seconds": (
+            (max(end for _, end in detection) - min(start for start, _ in detection)).total_seconds()
+            if detection else 0.0
+        ),
+        "after_tasks_seconds": (returned_at - max(end for _, _, end in spans)).total_seconds() if spans else 0.0,
     }
 
 
