@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from akhbar.normalize import normalize_text
@@ -306,7 +307,7 @@ def render_report(report: EvaluationReport, console: Console) -> None:
     console.print(_metrics_table(report))
     console.print(
         f"macro-F1 [bold]{report.macro_f1:.3f}[/bold]   accuracy {report.accuracy:.3f}   ECE {report.ece:.3f}   "
-        f"examples {report.examples}   taxonomy {report.taxonomy_version} "
+        f"examples {report.examples}   taxonomy {escape(str(report.taxonomy_version))} "
         f"({report.taxonomy_fingerprint[:12]})"
     )
     console.print(_confusion_table(report))
@@ -320,7 +321,9 @@ def _metrics_table(report: EvaluationReport) -> Table:
     for name in ("precision", "recall", "F1", "support", "predicted"):
         table.add_column(name, justify="right")
     for m in report.per_class:
-        table.add_row(m.label, f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}", str(m.support), str(m.predicted))
+        table.add_row(
+            escape(m.label), f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}", str(m.support), str(m.predicted)
+        )
     return table
 
 
@@ -329,9 +332,9 @@ def _confusion_table(report: EvaluationReport) -> Table:
     table = Table(title="Confusion (rows: gold, columns: predicted)")
     table.add_column("gold \\ predicted")
     for label in report.labels:
-        table.add_column(label, justify="right")
+        table.add_column(escape(label), justify="right")
     for label, row in zip(report.labels, report.confusion, strict=True):
-        table.add_row(label, *(str(count) for count in row))
+        table.add_row(escape(label), *(str(count) for count in row))
     return table
 
 
@@ -343,5 +346,5 @@ def _calibration_table(report: EvaluationReport) -> Table:
     for b in report.calibration:
         accuracy = "-" if b.accuracy is None else f"{b.accuracy:.3f}"
         mean = "-" if b.mean_confidence is None else f"{b.mean_confidence:.3f}"
-        table.add_row(b.name, str(b.count), accuracy, mean)
+        table.add_row(escape(b.name), str(b.count), accuracy, mean)
     return table

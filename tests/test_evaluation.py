@@ -141,6 +141,16 @@ def test_render_report_prints_every_table() -> None:
         assert expected in text
 
 
+def test_render_report_prints_labels_and_buckets_as_written() -> None:
+    """Labels come from the user's file: one that looks like rich markup is printed as it is."""
+    frame = hand_frame().with_columns(pl.col("label").replace("other", "[bold]misc[/bold]"))
+    console = Console(record=True, width=160)
+    render_report(score_predictions(frame, LABELS), console)
+    text = console.export_text()
+    assert "[bold]misc[/bold]" in text
+    assert "[0.90, 1.00]" in text
+
+
 # --- loading and the pipeline path --------------------------------------------------------------------
 
 
