@@ -492,9 +492,7 @@ def _run_batches(
     def finish(number: int) -> None:
         files, chain = chains[number]
         sizes = {str(item.source): item.fingerprint.size_bytes for item in files}
-        try:
-            if len(chain) < len(stages.STAGE_NAMES):
-                chain[-1].result()  # raises the failure (or the cancellation) that stopped the chain
+        try:  # the publish's result, or the failure (or cancellation) of the step that stopped the chain
             result: BatchResult = chain[-1].result()  # type: ignore[assignment]
             results.append(result)
             for document in result.documents:
