@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -39,22 +38,9 @@ from akhbar.lake import (
 from akhbar.lake_check import check_lake_invariants
 from akhbar.migrate import migrate_lake
 from schemas import ALL_DATASETS, DOCUMENTS, QUARANTINE, RUNS, SEGMENTS, SchemaViolation
+from tests.rows import quarantine_rows
 
 FORMAT_1_LAKE = Path(__file__).parent / "fixtures" / "lake-format-1"
-
-
-def _rows(count: int, doc_id: str = "d") -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "doc_id": [doc_id] * count,
-            "line_no": list(range(1, count + 1)),
-            "reason": ["invalid_encoding"] * count,
-            "detail": ["bad byte"] * count,
-            "raw": [b"\xff"] * count,
-            "run_id": ["r"] * count,
-            "quarantined_at": pl.Series([datetime(2025, 8, 1, tzinfo=UTC)] * count, dtype=pl.Datetime("us", "UTC")),
-        }
-    )
 
 
 def _version(lake: Path) -> int:
@@ -74,7 +60,7 @@ def test_a_new_lake_has_a_marker_and_typed_empty_tables(tmp_path: Path) -> None:
 
 def test_tables_carry_the_declared_descriptions(tmp_path: Path) -> None:
     ensure_lake(tmp_path)
-    commit_rows(tmp_path, QUARANTINE, [_rows(2)])
+    commit_rows(tmp_path, QUARANTINE, [quarantine_rows(2)])
     declared = {c.name: c.description for c in QUARANTINE.columns}
     table = DeltaTable(str(dataset_dir(tmp_path, QUARANTINE)))
     assert {f.name: f.metadata["description"] for f in table.schema().fields} == declared
@@ -88,16 +74,16 @@ def test_invalid_rows_commit_nothing(tmp_path: Path) -> None:
     ensure_lake(tmp_path)
     before = _version(tmp_path)
     with pytest.raises(SchemaViolation):
-        commit_rows(tmp_path, QUARANTINE, [_rows(2), _rows(1).drop("detail")])
+        commit_rows(tmp_path, QUARANTINE, [quarantine_rows(2), quarantine_rows(1).drop("detail")])
     assert _version(tmp_path) == before
     assert scan_dataset(tmp_path, QUARANTINE).collect().height == 0
 
 
 def test_replacing_a_document_is_one_transaction_without_duplicates(tmp_path: Path) -> None:
     ensure_lake(tmp_path)
-    commit_rows(tmp_path, QUARANTINE, [_rows(3, "a"), _rows(1, "b")])
+    commit_rows(tmp_path, QUARANTINE, [quarantine_rows(3, "a"), quarantine_rows(1, "b")])
     before = _version(tmp_path)
-    commit_rows(tmp_path, QUARANTINE, [_rows(2, "a"), _rows(1, "c")], replacing={"a", "old"})
+    commit_rows(tmp_path, QUARANTINE, [quarantine_rows(2, "a"), quarantine_rows(1, "c")], replacing={"a", "old"})
     assert _version(tmp_path) == before + 1
     counts = dict(scan_dataset(tmp_path, QUARANTINE).group_by("doc_id").len().collect().iter_rows())
     assert counts == {"a": 2, "b": 1, "c": 1}
@@ -106,9 +92,9 @@ def test_replacing_a_document_is_one_transaction_without_duplicates(tmp_path: Pa
 def test_crowded_tables_are_compacted_and_folders_hold_only_live_files(tmp_path: Path) -> None:
     ensure_lake(tmp_path)
     for index in range(AUTO_COMPACT_FILES + 1):
-        commit_rows(tmp_path, QUARANTINE, [_rows(2, f"doc-{index}")])
+        commit_rows(tmp_path, QUARANTINE, [quarantine_rows(2, f"doc-{index}")])
     assert data_file_count(tmp_path, QUARANTINE) == AUTO_COMPACT_FILES + 1
-    commit_rows(tmp_path, QUARANTINE, [_rows(1, "doc-0")], replacing={"doc-0"})  # leaves a dead file
+    commit_rows(tmp_path, QUARANTINE, [quarantine_rows(1, "doc-0")], replacing={"doc-0"})  # leaves a dead file
     auto_compact(tmp_path)
     assert data_file_count(tmp_path, QUARANTINE) == 1
     plain = duckdb.sql(f"SELECT count(*) FROM read_parquet('{dataset_glob(tmp_path, QUARANTINE)}')").fetchall()

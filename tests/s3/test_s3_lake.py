@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from akhbar.analytics import open_lake, run_query
@@ -29,6 +27,7 @@ from akhbar.lake_check import check_lake_invariants
 from akhbar.pipeline import ingest_paths
 from akhbar.storage import S3Path, parse_location
 from schemas import DOCUMENTS, QUARANTINE, SEGMENTS
+from tests.rows import quarantine_rows
 from tests.s3.conftest import SECRET_KEY, S3Server
 
 TEXT_A = "عاجل: الحكومة تعلن خطة اقتصادية جديدة لدعم الصادرات بقيمة 3 مليارات دولار\nخبر رياضي عن المنتخب الوطني\n"
@@ -78,20 +77,6 @@ def test_library_ingest_into_an_s3_lake(s3_prefix: str, tmp_path: Path) -> None:
     assert check_lake_invariants(lake) == []
 
 
-def _quarantine_rows(count: int, doc_id: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "doc_id": [doc_id] * count,
-            "line_no": list(range(1, count + 1)),
-            "reason": ["invalid_encoding"] * count,
-            "detail": ["bad byte"] * count,
-            "raw": [b"\xff"] * count,
-            "run_id": ["r"] * count,
-            "quarantined_at": pl.Series([datetime(2025, 8, 1, tzinfo=UTC)] * count, dtype=pl.Datetime("us", "UTC")),
-        }
-    )
-
-
 def test_concurrent_writers_lose_no_commit(s3_prefix: str) -> None:
     """Conditional put: writers appending to one table at once all land, each in its own version.
 
@@ -104,7 +89,7 @@ def test_concurrent_writers_lose_no_commit(s3_prefix: str) -> None:
     def write(number: int) -> None:
         try:
             for repeat in range(3):
-                commit_rows(lake, QUARANTINE, [_quarantine_rows(2, f"w{number}-{repeat}")])
+                commit_rows(lake, QUARANTINE, [quarantine_rows(2, f"w{number}-{repeat}")])
         except BaseException as error:
             errors.append(error)
 
