@@ -153,6 +153,36 @@ def read_sample(path: InputPath, size_bytes: int, sample_bytes: int = DETECTION_
 
 def detect_encoding(sample: bytes) -> EncodingGuess:
     """Guess the encoding of a file from its first bytes (see the module docstring for the order)."""
+    return detect_encodings([sample])[0]
+
+
+def detect_encodings(samples: Sequence[bytes]) -> list[EncodingGuess]:
+    """:func:`detect_encoding` of many samples (a batch's small files), the same guess for each.
+
+    The line-by-line step runs once over the lines of all samples that need it: for a one-article
+    file a polars query's fixed cost, paid a dozen times per file, was most of the detection time.
+    """
+    guesses = [_guess_before_lines(sample) for sample in samples]
+    pending = [index for index, guess in enumerate(guesses) if guess is None]
+    if pending:
+        counts = _line_counts([samples[index] for index in pending])
+        for index, row in zip(pending, counts.iter_rows(named=True), strict=True):
+            guesses[index] = _guess_from_lines(samples[index], LineCounts(**row))
+    return [guess for guess in guesses if guess is not None]
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """What detection needs to know about a sample's lines (``classify_utf8_lines``)."""
+
+    legacy: int
+    utf8_non_ascii: int
+    broken: int
+    non_blank: int
+
+
+def _guess_before_lines(sample: bytes) -> EncodingGuess | None:
+    """The guess from the sample as a whole (BOM, binary, strict UTF-8); ``None``: look at its lines."""
     if sample.startswith(codecs.BOM_UTF8):
         return EncodingGuess("utf-8-sig")
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not sample.startswith(codecs.BOM_UTF32_LE):
@@ -167,17 +197,41 @@ def detect_encoding(sample: bytes) -> EncodingGuess:
         return EncodingGuess(None, "binary_content", f"{nul_share:.0%} of the first bytes are NUL")
     if _valid_utf8(sample):
         return EncodingGuess("utf-8")
-    lines = classify_utf8_lines(_complete_lines(sample))
-    legacy = lines.filter(pl.col("legacy")).height
-    if legacy:
-        non_ascii = pl.col("text").str.len_bytes() > pl.col("text").str.len_chars()
-        has_utf8 = lines.filter(pl.col("valid") & non_ascii).height > 0
-        if not has_utf8 and _arabic_share(sample.decode(LEGACY_ENCODING)) >= MIN_ARABIC_SHARE:
+    return None
+
+
+def _line_counts(samples: Sequence[bytes]) -> pl.DataFrame:
+    """Per sample (in order), its ``LineCounts`` fields, from one ``classify_utf8_lines`` over all of them."""
+    # Each sample's lines, each ended by LF: joined, the lines are the samples' lines one after the other.
+    chunks = [normalize_line_breaks(_complete_lines(sample)) for sample in samples]
+    chunks = [chunk if chunk.endswith(b"\n") else chunk + b"\n" for chunk in chunks]
+    line_counts = pl.Series([chunk.count(b"\n") for chunk in chunks], dtype=pl.Int64)
+    lines = classify_utf8_lines(b"".join(chunks)).with_columns(
+        pl.int_range(line_counts.len(), dtype=pl.Int64).repeat_by(line_counts).explode().alias("sample")
+    )
+    non_ascii = pl.col("text").str.len_bytes() > pl.col("text").str.len_chars()
+    return (
+        lines.group_by("sample")
+        .agg(
+            pl.col("legacy").sum().alias("legacy"),
+            (pl.col("valid") & non_ascii).sum().alias("utf8_non_ascii"),
+            (~pl.col("valid")).sum().alias("broken"),
+            (pl.col("raw").bin.size() > 0).sum().alias("non_blank"),
+        )
+        .sort("sample")
+        .drop("sample")
+    )
+
+
+def _guess_from_lines(sample: bytes, lines: LineCounts) -> EncodingGuess:
+    """The guess for a sample that is not strict UTF-8, from its lines' counts."""
+    if lines.legacy:
+        if not lines.utf8_non_ascii and _arabic_share(sample.decode(LEGACY_ENCODING)) >= MIN_ARABIC_SHARE:
             return EncodingGuess(LEGACY_ENCODING)
         return EncodingGuess(MIXED)
-    broken = lines.filter(~pl.col("valid")).height
-    non_blank = max(lines.filter(pl.col("raw").bin.size().gt(0)).height, 1)
-    if broken / non_blank <= MAX_BROKEN_LINE_SHARE or _utf8_invalid_share(sample) <= MAX_INVALID_UTF8_SHARE:
+    if lines.broken / max(lines.non_blank, 1) <= MAX_BROKEN_LINE_SHARE or (
+        _utf8_invalid_share(sample) <= MAX_INVALID_UTF8_SHARE
+    ):
         return EncodingGuess("utf-8")
     best = from_bytes(sample).best()
     if best is not None and best.encoding:
@@ -382,6 +436,30 @@ def decode_utf8_documents(doc_ids: Sequence[str], contents: Sequence[bytes]) -> 
         whole = decode_utf8_documents([doc_ids[i] for i in kept], [contents[i] for i in kept])
         return pl.concat([whole, *broken], how="vertical")
     return _utf8_document_lines(pl.DataFrame({"doc_id": pl.Series(doc_ids, dtype=pl.String), "text": texts}))
+
+
+def utf8_for_batch_decoding(content: bytes, encoding: str | None) -> bytes | None:
+    """A small file's content as UTF-8 for :func:`decode_utf8_documents`; ``None``: decode it alone.
+
+    ``content`` is the whole file and ``encoding`` was detected from all of it. UTF-8 loses its BOM.
+    Windows-1256 decodes every byte and keeps line breaks, so its text re-encoded as UTF-8 gives the
+    same lines; detection has seen that no complete line is UTF-8 with non-ASCII characters, so only a
+    last line without a line break can be one that ``decode_chunk`` would quarantine: such a file is
+    decoded alone.
+    """
+    if encoding == "utf-8":
+        return content
+    if encoding == "utf-8-sig":
+        return content.removeprefix(codecs.BOM_UTF8)
+    if encoding == LEGACY_ENCODING and not _utf8_non_ascii_tail(content):
+        return content.decode(LEGACY_ENCODING).encode("utf-8")
+    return None
+
+
+def _utf8_non_ascii_tail(content: bytes) -> bool:
+    """True when the text after the last line break is valid UTF-8 with non-ASCII characters."""
+    tail = content[max(content.rfind(b"\n"), content.rfind(b"\r")) + 1 :]
+    return not tail.isascii() and _strict_utf8(tail)
 
 
 def _utf8_document_lines(documents: pl.DataFrame) -> pl.DataFrame:

@@ -9,7 +9,6 @@ walk the same table, so the stage sequence is declared once.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -29,9 +28,11 @@ from akhbar.decode import (
     InputPath,
     decode_utf8_documents,
     detect_encoding,
+    detect_encodings,
     fingerprint_file,
     iter_decoded_lines,
     read_sample,
+    utf8_for_batch_decoding,
 )
 from akhbar.facts import extract_facts
 from akhbar.lake import LakePath, scan_dataset
@@ -188,15 +189,15 @@ def plan_batches(
 
 
 #: Files up to this size are read once, whole, and decoded together with the batch's other small
-#: UTF-8 files (``decode_utf8_documents``); larger ones stream in chunks.
+#: UTF-8 and Windows-1256 files (``utf8_for_batch_decoding``); larger ones stream in chunks.
 SMALL_FILE_BYTES = DETECTION_SAMPLE_BYTES
-#: Encodings whose small files are decoded together (a BOM is dropped first).
-WHOLE_BATCH_ENCODINGS = {"utf-8": b"", "utf-8-sig": codecs.BOM_UTF8}
+#: A small file's whole content and its detected encoding.
+SmallFileRead = tuple[bytes, EncodingGuess]
 
 
 @dataclass
 class SmallFiles:
-    """Whole small UTF-8 files waiting to be decoded together."""
+    """Whole small files, as UTF-8, waiting to be decoded together."""
 
     doc_ids: list[str] = dataclasses.field(default_factory=list)
     contents: list[bytes] = dataclasses.field(default_factory=list)
@@ -224,8 +225,9 @@ def decode_batch(
 ) -> StagedBatch:
     """Detect each file's encoding and decode all of them into numbered lines, one frame per chunk.
 
-    Small UTF-8 files (one article each, the usual scrape archive) are read once and decoded together,
-    up to ``chunk_bytes`` of them per frame; other files stream in chunks, alone. A file that cannot
+    Small files (one article each, the usual scrape archive) are read once, and their encodings
+    detected together, up to ``chunk_bytes`` of them at a time; the UTF-8 ones are decoded together
+    too, and so are the Windows-1256 ones (as UTF-8). Other files stream in chunks, alone. A file that cannot
     be read fails alone; rows it had yielded are dropped at publish.
     """
     work_dir = work_root / f"batch-{number:05d}"
@@ -247,29 +249,56 @@ def decode_batch(
             )
         )
 
-    def document_frames(item: PlannedFile) -> Iterator[pl.DataFrame]:
-        size = item.fingerprint.size_bytes
-        if size <= min(SMALL_FILE_BYTES, chunk_bytes):
-            content = read_sample(item.source, size, size)  # the whole file: read once
-            guess = detect_encoding(content)
-            if guess.encoding in WHOLE_BATCH_ENCODINGS:
-                small_files.add(item.fingerprint.doc_id, content.removeprefix(WHOLE_BATCH_ENCODINGS[guess.encoding]))
+    def document_frames(item: PlannedFile, small: SmallFileRead | None) -> Iterator[pl.DataFrame]:
+        if small is not None:
+            content, guess = small
+            utf8 = utf8_for_batch_decoding(content, guess.encoding)
+            if utf8 is not None:
+                small_files.add(item.fingerprint.doc_id, utf8)
                 record(item, guess)
                 return
         else:
-            guess = detect_encoding(read_sample(item.source, size))
+            guess = detect_encoding(read_sample(item.source, item.fingerprint.size_bytes))
         if guess.encoding is not None:
-            for frame in iter_decoded_lines(item.source, size, guess.encoding, chunk_bytes):
+            for frame in iter_decoded_lines(item.source, item.fingerprint.size_bytes, guess.encoding, chunk_bytes):
                 yield frame.with_columns(pl.lit(item.fingerprint.doc_id).alias("doc_id"))
         record(item, guess)
+
+    def planned_reads() -> Iterator[tuple[PlannedFile, SmallFileRead | None]]:
+        """Every file in order; a small one with its whole content and encoding, detected with its neighbours'."""
+        window: list[tuple[PlannedFile, bytes]] = []
+        window_bytes = 0
+
+        def detected() -> Iterator[tuple[PlannedFile, SmallFileRead | None]]:
+            guesses = detect_encodings([content for _, content in window])
+            yield from ((item, (content, guess)) for (item, content), guess in zip(window, guesses, strict=True))
+            window.clear()
+
+        for item in files:
+            size = item.fingerprint.size_bytes
+            if size > min(SMALL_FILE_BYTES, chunk_bytes):
+                yield from detected()
+                window_bytes = 0
+                yield item, None
+                continue
+            try:
+                window.append((item, read_sample(item.source, size, size)))  # the whole file: read once
+            except OSError as error:
+                failures.append(FileFailure(str(item.source), failure_message(item.source, "decode", error)))
+                continue
+            window_bytes += size
+            if window_bytes >= chunk_bytes:
+                yield from detected()
+                window_bytes = 0
+        yield from detected()
 
     def frames() -> Iterator[pl.DataFrame]:
         pending: list[pl.DataFrame] = []
         pending_bytes = 0
         yielded = False
-        for item in files:
+        for item, small in planned_reads():
             try:
-                for frame in document_frames(item):
+                for frame in document_frames(item, small):
                     pending.append(frame)
                     pending_bytes += int(frame.get_column("line_text").str.len_bytes().sum() or 0)
                     if pending_bytes >= chunk_bytes:  # a large file's chunks leave one by one

@@ -12,15 +12,18 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from akhbar.decode import (
+    LEGACY_ENCODING,
     LINES_SCHEMA,
     MIXED,
     decode_chunk,
     decode_utf8_documents,
     detect_encoding,
+    detect_encodings,
     fingerprint_file,
     iter_byte_chunks,
     iter_decoded_lines,
     split_lines,
+    utf8_for_batch_decoding,
     splits_on_byte_line_breaks,
 )
 
@@ -319,3 +322,51 @@ def test_small_files_decoded_together_equal_each_file_decoded_alone(files: list[
     expected = pl.concat([pl.DataFrame(schema={**LINES_SCHEMA, "doc_id": pl.String}), *alone], how="vertical")
     # Broken files are decoded after the others: each file's rows are its own, in line order.
     assert_frame_equal(together.sort("doc_id", "line_no"), expected.sort("doc_id", "line_no"))
+
+
+#: Pieces of small files of any kind: UTF-8 and Windows-1256 Arabic, ASCII, line ends, broken and NUL bytes.
+SAMPLE_PIECE = st.one_of(
+    st.sampled_from(LEGACY_WORDS).map(lambda word: word.encode("utf-8")),
+    st.sampled_from(LEGACY_WORDS).map(lambda word: word.encode("cp1256")),
+    st.sampled_from([b" ", b"\n", b"\r\n", b"\r", b"\xd8", b"\x00", codecs.BOM_UTF8, "\ufffd".encode()]),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(samples=st.lists(st.lists(SAMPLE_PIECE, max_size=30).map(b"".join), max_size=8))
+def test_encodings_detected_together_equal_each_detected_alone(samples: list[bytes]) -> None:
+    # Together, the samples' lines are classified in one frame: no line may count for a neighbour.
+    assert detect_encodings(samples) == [detect_encoding(sample) for sample in samples]
+
+
+def test_a_batch_of_samples_gets_each_its_own_encoding() -> None:
+    legacy = TEXT.encode("cp1256")
+    mixed = TEXT.encode("utf-8") + legacy
+    samples = [legacy, TEXT.encode("utf-8"), mixed, b"", legacy + b"no final line break"]
+    assert [guess.encoding for guess in detect_encodings(samples)] == [
+        "windows-1256",
+        "utf-8",
+        MIXED,
+        "utf-8",
+        "windows-1256",
+    ]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(content=st.lists(SAMPLE_PIECE, max_size=30).map(b"".join))
+def test_a_small_windows_1256_file_decoded_with_the_batch_equals_it_decoded_alone(content: bytes) -> None:
+    # Its text goes through the batch's UTF-8 path; lines and quarantine must not change.
+    guess = detect_encoding(content)
+    utf8 = utf8_for_batch_decoding(content, guess.encoding)
+    if guess.encoding != LEGACY_ENCODING or utf8 is None:
+        return
+    together = decode_utf8_documents(["doc"], [utf8]).drop("doc_id")
+    assert_frame_equal(together, decode_chunk(content, LEGACY_ENCODING, 1), check_dtypes=True)
+
+
+def test_a_windows_1256_file_ending_in_a_utf8_line_is_decoded_alone() -> None:
+    content = TEXT.encode("cp1256") + ARABIC_LINES[0].encode("utf-8")
+    assert detect_encoding(content).encoding == LEGACY_ENCODING
+    assert utf8_for_batch_decoding(content, LEGACY_ENCODING) is None
+    assert detect_encoding(content + b"\n").encoding == MIXED  # a complete UTF-8 line: detection sees it
+    assert utf8_for_batch_decoding(TEXT.encode("cp1256"), LEGACY_ENCODING) is not None

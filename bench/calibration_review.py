@@ -1,0 +1,143 @@
+"""A reviewed sample of ANT corpus paragraphs: the accuracy of each evidence level, read by hand.
+
+Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, "ANT Corpus: An Arabic News Text Collection for
+Textual Classification", AICCSA 2017.
+
+Why.  Weak labels (bench/calibration_map.py) give every paragraph its article's label, so a
+paragraph that drifts from its article counts as an error even when akhbar reads it right; the
+weak-evidence levels are where that happens most.  A reviewed sample measures those levels directly.
+
+    sample   draw ``--per-level`` paragraphs at random from every evidence level (all corpus
+             paragraphs of >= MIN_CHARS characters, dev articles left out) and write them, WITHOUT
+             akhbar's prediction, to a JSONL file outside the repository for reading;
+    measure  join the reviewed labels (``bench/calibration_reviewed.csv``) back to the corpus and
+             print, per evidence level, how many reviewed paragraphs akhbar got right.
+
+The CSV holds keys and labels only (article id, paragraph index, a hash of the paragraph to catch a
+changed corpus), never the texts.  Labels follow the taxonomy's topic descriptions; a paragraph is
+labeled by what it is about, not by its article or section.
+
+    PYTHONPATH=. python bench/calibration_review.py sample --out /tmp/review.jsonl [--per-level 80]
+    PYTHONPATH=. python bench/calibration_review.py measure
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+from section_shares import CORPUS_FILE, DATA, DEV_FILE, MIN_CHARS, dev_article_ids
+
+from akhbar.normalize import normalize_text
+from akhbar.topics import OTHER_TOPIC, Taxonomy, classify_topics, evidence_level, load_taxonomy
+
+REVIEWED_FILE = Path(__file__).with_name("calibration_reviewed.csv")
+LABELS = ("diplomacy", "gold_prices", "football", "markets", OTHER_TOPIC)
+
+
+def text_hash(text: str) -> str:
+    """A short fingerprint of a paragraph, to notice when the corpus under a key has changed."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def load_corpus_paragraphs(path: Path, exclude: set[str]) -> pl.DataFrame:
+    """``id``, ``paragraph`` (index in the article), ``section``, ``text`` of every prose paragraph."""
+    rows: dict[str, list[object]] = {"id": [], "paragraph": [], "section": [], "text": []}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["id"] in exclude:
+                continue
+            for index, text in enumerate(record["paragraphs"]):
+                if len(text) >= MIN_CHARS:
+                    rows["id"].append(record["id"])
+                    rows["paragraph"].append(index)
+                    rows["section"].append(record["category"])
+                    rows["text"].append(text)
+    return pl.DataFrame(rows, schema={"id": pl.String, "paragraph": pl.Int64, "section": pl.String, "text": pl.String})
+
+
+def classify_with_levels(paragraphs: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """``paragraphs`` with akhbar's ``topic``, ``topic_confidence`` and evidence ``level``."""
+    normalized = paragraphs.with_columns(normalize_text(pl.col("text")).alias("text_norm"))
+    return classify_topics(normalized, taxonomy).with_columns(evidence_level(taxonomy).alias("level"))
+
+
+def draw_sample(classified: pl.DataFrame, per_level: int, seed: int) -> pl.DataFrame:
+    """Up to ``per_level`` random paragraphs of every evidence level, shuffled together."""
+    parts = [
+        group.sample(n=min(per_level, group.height), seed=seed)
+        for _, group in classified.group_by("level", maintain_order=True)
+    ]
+    return pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def load_reviewed(path: Path) -> pl.DataFrame:
+    """The reviewed keys and labels; unknown labels are an error naming the line."""
+    reviewed = pl.read_csv(path, schema={"id": pl.String, "paragraph": pl.Int64, "hash": pl.String, "label": pl.String})
+    unknown = reviewed.with_row_index("line", offset=2).filter(~pl.col("label").is_in(LABELS))
+    if unknown.height:
+        first = unknown.row(0, named=True)
+        raise SystemExit(f"{path}:{first['line']}: unknown label {first['label']!r} (expected one of {LABELS})")
+    return reviewed
+
+
+def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """Per evidence level: reviewed paragraphs, share akhbar got right, and its configured confidence."""
+    joined = classified.join(reviewed, on=["id", "paragraph"], how="inner")
+    changed = joined.filter(pl.col("text").map_batches(lambda texts: texts.map_elements(text_hash)) != pl.col("hash"))
+    if changed.height:
+        raise SystemExit(f"{changed.height} reviewed paragraphs changed in the corpus (first: {changed.row(0)[:2]})")
+    if joined.height != reviewed.height:
+        raise SystemExit(f"{reviewed.height - joined.height} reviewed keys are not in the corpus")
+    return (
+        joined.with_columns((pl.col("topic") == pl.col("label")).alias("right"))
+        .group_by("level")
+        .agg(
+            pl.len().alias("reviewed"),
+            pl.col("right").mean().alias("accuracy"),
+            pl.col("topic_confidence").first().alias("configured"),
+        )
+        .sort("level")
+    )
+
+
+def main() -> None:
+    """``sample`` a blind review file, or ``measure`` the reviewed accuracy per evidence level."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("sample", "measure"))
+    parser.add_argument("--data", type=Path, default=DATA, help="directory with the corpus and the dev set")
+    parser.add_argument("--topics", type=Path, default=None, help="taxonomy TOML (default: the packaged one)")
+    parser.add_argument("--per-level", type=int, default=80)
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--out", type=Path, help="sample: the JSONL file to write for review")
+    parser.add_argument("--reviewed", type=Path, default=REVIEWED_FILE, help="measure: the reviewed CSV")
+    args = parser.parse_args()
+    corpus = args.data / CORPUS_FILE
+    if not corpus.exists():
+        raise SystemExit(f"{corpus} not present")
+    taxonomy = load_taxonomy(args.topics)
+    classified = classify_with_levels(
+        load_corpus_paragraphs(corpus, dev_article_ids(args.data / DEV_FILE)), taxonomy
+    )
+    if args.command == "sample":
+        if args.out is None:
+            raise SystemExit("sample needs --out (a path outside the repository)")
+        sample = draw_sample(classified, args.per_level, args.seed)
+        with args.out.open("w", encoding="utf-8") as out:
+            for row in sample.select("id", "paragraph", "text").iter_rows(named=True):
+                row["hash"] = text_hash(row["text"])
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{sample.height} paragraphs written to {args.out}")
+        print(sample.group_by("level").len().sort("level"))
+        return
+    with pl.Config(tbl_rows=20, float_precision=3):
+        print(level_accuracy(classified, load_reviewed(args.reviewed)))
+
+
+if __name__ == "__main__":
+    main()
