@@ -11,11 +11,13 @@ weak-evidence levels are where that happens most.  A reviewed sample measures th
              paragraphs of >= MIN_CHARS characters, dev articles left out) and write them, WITHOUT
              akhbar's prediction, to a JSONL file outside the repository for reading;
     measure  join the reviewed labels (``bench/calibration_reviewed.csv``) back to the corpus and
-             print, per evidence level, how many reviewed paragraphs akhbar got right.
+             print, per evidence level, its share of all paragraphs, how many reviewed paragraphs
+             akhbar got right and the taxonomy's confidence; then the calibration error over all
+             paragraphs (levels as bins, weighted by their shares).
 
 The CSV holds keys and labels only (article id, paragraph index, a hash of the paragraph to catch a
-changed corpus), never the texts.  Labels follow the taxonomy's topic descriptions; a paragraph is
-labeled by what it is about, not by its article or section.
+changed corpus), never the texts.  Labels follow docs/labeling.md; a paragraph is labeled by what it
+is about, not by its article or section, without seeing akhbar's prediction.
 
     PYTHONPATH=. python bench/calibration_review.py sample --out /tmp/review.jsonl [--per-level 80]
     PYTHONPATH=. python bench/calibration_review.py measure
@@ -36,7 +38,8 @@ from akhbar.normalize import normalize_text
 from akhbar.topics import OTHER_TOPIC, Taxonomy, classify_topics, evidence_level, load_taxonomy
 
 REVIEWED_FILE = Path(__file__).with_name("calibration_reviewed.csv")
-LABELS = ("diplomacy", "gold_prices", "football", "markets", OTHER_TOPIC)
+#: The labels a reviewed paragraph may have: the packaged taxonomy's topics and ``other``.
+LABELS = (*load_taxonomy().topic_names, OTHER_TOPIC)
 
 
 def text_hash(text: str) -> str:
@@ -87,13 +90,14 @@ def load_reviewed(path: Path) -> pl.DataFrame:
 
 
 def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
-    """Per evidence level: reviewed paragraphs, share akhbar got right, and its configured confidence."""
+    """Per evidence level: its share of all paragraphs, reviewed paragraphs, accuracy, configured confidence."""
     joined = classified.join(reviewed, on=["id", "paragraph"], how="inner")
-    changed = joined.filter(pl.col("text").map_batches(lambda texts: texts.map_elements(text_hash)) != pl.col("hash"))
-    if changed.height:
-        raise SystemExit(f"{changed.height} reviewed paragraphs changed in the corpus (first: {changed.row(0)[:2]})")
     if joined.height != reviewed.height:
         raise SystemExit(f"{reviewed.height - joined.height} reviewed keys are not in the corpus")
+    changed = [key for key, text, kept in joined.select("id", "text", "hash").iter_rows() if text_hash(text) != kept]
+    if changed:
+        raise SystemExit(f"{len(changed)} reviewed paragraphs changed in the corpus (first: {changed[0]})")
+    shares = classified.group_by("level").agg((pl.len() / classified.height).alias("share"))
     return (
         joined.with_columns((pl.col("topic") == pl.col("label")).alias("right"))
         .group_by("level")
@@ -102,8 +106,21 @@ def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataF
             pl.col("right").mean().alias("accuracy"),
             pl.col("topic_confidence").first().alias("configured"),
         )
+        .join(shares, on="level")
+        .with_columns(
+            (pl.col("accuracy") - pl.col("configured")).alias("gap"),
+            # Half-width of the normal 95% interval of a share measured on ``reviewed`` paragraphs.
+            (1.96 * (pl.col("accuracy") * (1 - pl.col("accuracy")) / pl.col("reviewed")).sqrt()).alias("pm95"),
+        )
         .sort("level")
     )
+
+
+def calibration_gap(levels: pl.DataFrame) -> float:
+    """The expected calibration error over all paragraphs, with each evidence level as a bin."""
+    # Every paragraph of a level has the same confidence, so a level is a natural bin; ten equal
+    # bins would merge levels (0.93, 0.96 and 0.99 share one) and could only read lower.
+    return float((levels.get_column("gap").abs() * levels.get_column("share")).sum())
 
 
 def main() -> None:
@@ -121,9 +138,7 @@ def main() -> None:
     if not corpus.exists():
         raise SystemExit(f"{corpus} not present")
     taxonomy = load_taxonomy(args.topics)
-    classified = classify_with_levels(
-        load_corpus_paragraphs(corpus, dev_article_ids(args.data / DEV_FILE)), taxonomy
-    )
+    classified = classify_with_levels(load_corpus_paragraphs(corpus, dev_article_ids(args.data / DEV_FILE)), taxonomy)
     if args.command == "sample":
         if args.out is None:
             raise SystemExit("sample needs --out (a path outside the repository)")
@@ -135,8 +150,10 @@ def main() -> None:
         print(f"{sample.height} paragraphs written to {args.out}")
         print(sample.group_by("level").len().sort("level"))
         return
+    levels = level_accuracy(classified, load_reviewed(args.reviewed))
     with pl.Config(tbl_rows=20, float_precision=3):
-        print(level_accuracy(classified, load_reviewed(args.reviewed)))
+        print(levels)
+    print(f"calibration error over all {classified.height} paragraphs (levels as bins): {calibration_gap(levels):.3f}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from akhbar.decode import (
     iter_byte_chunks,
     iter_decoded_lines,
     split_lines,
-    utf8_for_batch_decoding,
     splits_on_byte_line_breaks,
+    utf8_for_batch_decoding,
 )
 
 ARABIC_LINES = ["ارتفعت أسعار الذهب في السوق المحلية اليوم", "وقال وزير الخارجية إن المحادثات مثمرة"]
