@@ -70,18 +70,42 @@ def classify_with_levels(paragraphs: pl.DataFrame, taxonomy: Taxonomy) -> pl.Dat
     return classify_topics(normalized, taxonomy).with_columns(evidence_level(taxonomy).alias("level"))
 
 
-def draw_sample(classified: pl.DataFrame, per_level: int, seed: int) -> pl.DataFrame:
-    """Up to ``per_level`` random paragraphs of every evidence level, shuffled together."""
+def draw_sample(classified: pl.DataFrame, per_level: int, seed: int, exclude: pl.DataFrame) -> pl.DataFrame:
+    """Up to ``per_level`` random paragraphs of every evidence level not in ``exclude``, shuffled together.
+
+    Each row keeps its ``stratum`` (the taxonomy version and level it was drawn from) and
+    ``stratum_size`` (that level's paragraphs in the whole corpus), so a reviewed paragraph can be
+    weighted by how many corpus paragraphs it stands for whatever the taxonomy later becomes.
+    """
+    sizes = classified.group_by("level").agg(pl.len().cast(pl.Int64).alias("stratum_size"))
+    candidates = classified.join(exclude.select("id", "paragraph"), on=["id", "paragraph"], how="anti")
     parts = [
         group.sample(n=min(per_level, group.height), seed=seed)
-        for _, group in classified.group_by("level", maintain_order=True)
+        for _, group in candidates.group_by("level", maintain_order=True)
     ]
-    return pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed)
+    return (
+        pl.concat(parts)
+        .join(sizes, on="level")
+        .with_columns(pl.concat_str(pl.lit(f"{load_taxonomy().version} "), pl.col("level")).alias("stratum"))
+        .sample(fraction=1.0, shuffle=True, seed=seed)
+    )
+
+
+REVIEWED_SCHEMA = {
+    "id": pl.String,
+    "paragraph": pl.Int64,
+    "hash": pl.String,
+    "label": pl.String,
+    "stratum": pl.String,
+    "stratum_size": pl.Int64,
+}
 
 
 def load_reviewed(path: Path) -> pl.DataFrame:
     """The reviewed keys and labels; unknown labels are an error naming the line."""
-    reviewed = pl.read_csv(path, schema={"id": pl.String, "paragraph": pl.Int64, "hash": pl.String, "label": pl.String})
+    if not path.exists():
+        return pl.DataFrame(schema=REVIEWED_SCHEMA)
+    reviewed = pl.read_csv(path, schema=REVIEWED_SCHEMA)
     unknown = reviewed.with_row_index("line", offset=2).filter(~pl.col("label").is_in(LABELS))
     if unknown.height:
         first = unknown.row(0, named=True)
@@ -89,8 +113,30 @@ def load_reviewed(path: Path) -> pl.DataFrame:
     return reviewed
 
 
+def add_reviewed(path: Path, sample: Path, labels: Path) -> pl.DataFrame:
+    """``path`` with the labels read for a drawn sample (``{"key": "id#paragraph", "label": …}`` lines)."""
+    drawn = pl.read_ndjson(sample).select(
+        pl.concat_str("id", pl.lit("#"), pl.col("paragraph").cast(pl.String)).alias("key"),
+        *(column for column in REVIEWED_SCHEMA if column != "label"),
+    )
+    read = pl.read_ndjson(labels).select("key", "label")
+    missing = read.join(drawn, on="key", how="anti")
+    if missing.height:
+        raise SystemExit(f"{labels}: {missing.height} keys are not in {sample} (first: {missing.item(0, 'key')})")
+    added = read.join(drawn, on="key").select(*REVIEWED_SCHEMA).cast(REVIEWED_SCHEMA)  # type: ignore[arg-type]
+    merged = pl.concat([load_reviewed(path), added]).unique(["id", "paragraph"], keep="first").sort("id", "paragraph")
+    merged.write_csv(path)
+    return merged
+
+
 def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
-    """Per evidence level: its share of all paragraphs, reviewed paragraphs, accuracy, configured confidence."""
+    """Per evidence level: share of all paragraphs, reviewed paragraphs, accuracy, configured confidence.
+
+    Each reviewed paragraph weighs the corpus paragraphs it stands for in the stratum it was drawn
+    from (``stratum_size`` / reviewed paragraphs of that stratum): strata are the levels of the
+    taxonomy at drawing time, so the estimates stay fair after terms change which level a paragraph
+    falls in.  ``pm95`` is the half-width of a normal 95% interval, on the effective sample size.
+    """
     joined = classified.join(reviewed, on=["id", "paragraph"], how="inner")
     if joined.height != reviewed.height:
         raise SystemExit(f"{reviewed.height - joined.height} reviewed keys are not in the corpus")
@@ -98,20 +144,24 @@ def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataF
     if changed:
         raise SystemExit(f"{len(changed)} reviewed paragraphs changed in the corpus (first: {changed[0]})")
     shares = classified.group_by("level").agg((pl.len() / classified.height).alias("share"))
+    weight = pl.col("stratum_size") / pl.len().over("stratum")
+    right = (pl.col("topic") == pl.col("label")).cast(pl.Float64)
+    effective = pl.col("w").sum() ** 2 / (pl.col("w") ** 2).sum()
     return (
-        joined.with_columns((pl.col("topic") == pl.col("label")).alias("right"))
+        joined.with_columns(weight.alias("w"), right.alias("right"))
         .group_by("level")
         .agg(
             pl.len().alias("reviewed"),
-            pl.col("right").mean().alias("accuracy"),
+            ((pl.col("right") * pl.col("w")).sum() / pl.col("w").sum()).alias("accuracy"),
             pl.col("topic_confidence").first().alias("configured"),
+            effective.alias("effective"),
         )
         .join(shares, on="level")
         .with_columns(
             (pl.col("accuracy") - pl.col("configured")).alias("gap"),
-            # Half-width of the normal 95% interval of a share measured on ``reviewed`` paragraphs.
-            (1.96 * (pl.col("accuracy") * (1 - pl.col("accuracy")) / pl.col("reviewed")).sqrt()).alias("pm95"),
+            (1.96 * (pl.col("accuracy") * (1 - pl.col("accuracy")) / pl.col("effective")).sqrt()).alias("pm95"),
         )
+        .drop("effective")
         .sort("level")
     )
 
@@ -124,16 +174,24 @@ def calibration_gap(levels: pl.DataFrame) -> float:
 
 
 def main() -> None:
-    """``sample`` a blind review file, or ``measure`` the reviewed accuracy per evidence level."""
+    """``sample`` a blind review file, ``add`` its labels, or ``measure`` the accuracy per evidence level."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("sample", "measure"))
+    parser.add_argument("command", choices=("sample", "add", "measure"))
     parser.add_argument("--data", type=Path, default=DATA, help="directory with the corpus and the dev set")
     parser.add_argument("--topics", type=Path, default=None, help="taxonomy TOML (default: the packaged one)")
     parser.add_argument("--per-level", type=int, default=80)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--out", type=Path, help="sample: the JSONL file to write for review")
-    parser.add_argument("--reviewed", type=Path, default=REVIEWED_FILE, help="measure: the reviewed CSV")
+    parser.add_argument("--sample", type=Path, help="add: the JSONL file `sample` wrote")
+    parser.add_argument("--labels", type=Path, help='add: JSON lines {"key": "id#paragraph", "label": …}')
+    parser.add_argument("--reviewed", type=Path, default=REVIEWED_FILE, help="the reviewed CSV")
     args = parser.parse_args()
+    if args.command == "add":
+        if args.sample is None or args.labels is None:
+            raise SystemExit("add needs --sample and --labels")
+        merged = add_reviewed(args.reviewed, args.sample, args.labels)
+        print(f"{args.reviewed}: {merged.height} reviewed paragraphs")
+        return
     corpus = args.data / CORPUS_FILE
     if not corpus.exists():
         raise SystemExit(f"{corpus} not present")
@@ -142,9 +200,9 @@ def main() -> None:
     if args.command == "sample":
         if args.out is None:
             raise SystemExit("sample needs --out (a path outside the repository)")
-        sample = draw_sample(classified, args.per_level, args.seed)
+        sample = draw_sample(classified, args.per_level, args.seed, load_reviewed(args.reviewed))
         with args.out.open("w", encoding="utf-8") as out:
-            for row in sample.select("id", "paragraph", "text").iter_rows(named=True):
+            for row in sample.select("id", "paragraph", "text", "stratum", "stratum_size").iter_rows(named=True):
                 row["hash"] = text_hash(row["text"])
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{sample.height} paragraphs written to {args.out}")
