@@ -166,6 +166,49 @@ def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataF
     )
 
 
+def topic_quality(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """Per label: precision, recall and F1 over all corpus paragraphs, estimated from the reviewed sample.
+
+    The strata cover every paragraph, so weighting each reviewed paragraph by the paragraphs it stands
+    for estimates the counts of the whole corpus (a Horvitz-Thompson estimate).
+    """
+    weighted = classified.join(reviewed, on=["id", "paragraph"], how="inner").with_columns(
+        (pl.col("stratum_size") / pl.len().over("stratum")).alias("w")
+    )
+    rows = []
+    for label in LABELS:
+        right = weighted.filter((pl.col("topic") == label) & (pl.col("label") == label)).get_column("w").sum()
+        predicted = weighted.filter(pl.col("topic") == label).get_column("w").sum()
+        actual = weighted.filter(pl.col("label") == label).get_column("w").sum()
+        precision = right / predicted if predicted else None
+        recall = right / actual if actual else None
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+        rows.append(
+            {
+                "label": label,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "corpus_share": actual / weighted.get_column("w").sum(),
+                # How many reviewed paragraphs the estimates rest on: few means a wide interval.
+                "reviewed_predicted": weighted.filter(pl.col("topic") == label).height,
+                "reviewed_label": weighted.filter(pl.col("label") == label).height,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "label": pl.String,
+            "precision": pl.Float64,
+            "recall": pl.Float64,
+            "f1": pl.Float64,
+            "corpus_share": pl.Float64,
+            "reviewed_predicted": pl.Int64,
+            "reviewed_label": pl.Int64,
+        },
+    )
+
+
 def calibration_gap(levels: pl.DataFrame) -> float:
     """The expected calibration error over all paragraphs, with each evidence level as a bin."""
     # Every paragraph of a level has the same confidence, so a level is a natural bin; ten equal
@@ -208,9 +251,11 @@ def main() -> None:
         print(f"{sample.height} paragraphs written to {args.out}")
         print(sample.group_by("level").len().sort("level"))
         return
-    levels = level_accuracy(classified, load_reviewed(args.reviewed))
+    reviewed = load_reviewed(args.reviewed)
+    levels = level_accuracy(classified, reviewed)
     with pl.Config(tbl_rows=20, float_precision=3):
         print(levels)
+        print(topic_quality(classified, reviewed))
     print(f"calibration error over all {classified.height} paragraphs (levels as bins): {calibration_gap(levels):.3f}")
 
 

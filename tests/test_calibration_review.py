@@ -21,6 +21,7 @@ from calibration_review import (  # noqa: E402
     load_corpus_paragraphs,
     load_reviewed,
     text_hash,
+    topic_quality,
 )
 from section_shares import CORPUS_FILE, DATA  # noqa: E402
 
@@ -82,6 +83,34 @@ def test_level_accuracy_weighs_each_reviewed_paragraph_by_its_stratum_and_levels
     )
     assert_frame_equal(levels.select(expected.columns), expected, check_exact=False)
     assert calibration_gap(levels) == pytest.approx(0.05 * 0.8 + 0.1 * 0.2)
+
+
+def test_topic_quality_estimates_corpus_precision_and_recall_with_stratum_weights() -> None:
+    classified = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "paragraph": [0, 0, 0],
+            "text": ["نص أول", "نص ثان", "نص ثالث"],
+            "topic": ["diplomacy", "diplomacy", "other"],
+        }
+    )
+    # "a" stands for 1 paragraph, "b" for 3, "c" for 2: of 4 paragraphs read as diplomacy 1 is;
+    # of 3 diplomacy paragraphs (a, and c's 2) 1 was found.
+    reviewed = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "paragraph": [0, 0, 0],
+            "label": ["diplomacy", "other", "diplomacy"],
+            "stratum": ["v1 strong", "v1 weak", "v1 none"],
+            "stratum_size": [1, 3, 2],
+        }
+    )
+    quality = topic_quality(classified, reviewed).filter(pl.col("label") == "diplomacy").row(0, named=True)
+    assert quality["precision"] == pytest.approx(1 / 4)
+    assert quality["recall"] == pytest.approx(1 / 3)
+    assert quality["f1"] == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
+    assert quality["corpus_share"] == pytest.approx(3 / 6)
+    assert (quality["reviewed_predicted"], quality["reviewed_label"]) == (2, 2)
 
 
 def test_a_changed_paragraph_is_refused() -> None:
