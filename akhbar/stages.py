@@ -225,10 +225,10 @@ def decode_batch(
 ) -> StagedBatch:
     """Detect each file's encoding and decode all of them into numbered lines, one frame per chunk.
 
-    Small files (one article each, the usual scrape archive) are read once, and their encodings
-    detected together, up to ``chunk_bytes`` of them at a time; the UTF-8 ones are decoded together
-    too, and so are the Windows-1256 ones (as UTF-8). Other files stream in chunks, alone. A file that cannot
-    be read fails alone; rows it had yielded are dropped at publish.
+    Small files (one article each, the usual scrape archive) are read once and their encodings
+    detected together, up to ``chunk_bytes`` of them at a time; the UTF-8 and Windows-1256 ones are
+    decoded together too. Other files stream in chunks, alone. A file that cannot be read fails
+    alone; rows it had yielded are dropped at publish.
     """
     work_dir = work_root / f"batch-{number:05d}"
     work_dir.mkdir(parents=True, exist_ok=True)

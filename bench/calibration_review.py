@@ -26,12 +26,12 @@ is about, not by its article or section, without seeing akhbar's prediction.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 from pathlib import Path
 
 import polars as pl
+from calibration_map import load_articles
 from section_shares import CORPUS_FILE, DATA, DEV_FILE, MIN_CHARS, dev_article_ids
 
 from akhbar.normalize import normalize_text
@@ -49,19 +49,17 @@ def text_hash(text: str) -> str:
 
 def load_corpus_paragraphs(path: Path, exclude: set[str]) -> pl.DataFrame:
     """``id``, ``paragraph`` (index in the article), ``section``, ``text`` of every prose paragraph."""
-    rows: dict[str, list[object]] = {"id": [], "paragraph": [], "section": [], "text": []}
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["id"] in exclude:
-                continue
-            for index, text in enumerate(record["paragraphs"]):
-                if len(text) >= MIN_CHARS:
-                    rows["id"].append(record["id"])
-                    rows["paragraph"].append(index)
-                    rows["section"].append(record["category"])
-                    rows["text"].append(text)
-    return pl.DataFrame(rows, schema={"id": pl.String, "paragraph": pl.Int64, "section": pl.String, "text": pl.String})
+    articles = load_articles(path, exclude)
+    return (
+        articles.select(
+            "id",
+            pl.int_ranges(pl.col("paragraphs").list.len(), dtype=pl.Int64).alias("paragraph"),
+            "section",
+            pl.col("paragraphs").alias("text"),
+        )
+        .explode("paragraph", "text")
+        .filter(pl.col("text").str.len_chars() >= MIN_CHARS)
+    )
 
 
 def classify_with_levels(paragraphs: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
