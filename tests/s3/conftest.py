@@ -97,8 +97,14 @@ def _free_ports(count: int) -> list[int]:
             handle.close()
 
 
+#: An object every start writes if missing and reads back: after a restart, listing answers before
+#: the volume server has registered again, and reading existing data fails with a 500 until it has.
+READY_PROBE = "_akhbar-tests/ready-probe"
+
+
 def _wait_until_ready(server: S3Server, timeout: float) -> None:
-    """Until every bucket can be listed with the test key (the buckets are created after S3 starts)."""
+    """Until every bucket can be listed with the test key (the buckets are created after S3 starts) and
+    the probe object can be read back (stored data is served, not only metadata)."""
     import obstore
     from obstore.store import S3Store
 
@@ -117,6 +123,11 @@ def _wait_until_ready(server: S3Server, timeout: float) -> None:
             for bucket in BUCKETS:
                 store = S3Store(bucket, config=config, client_options={"allow_http": True}, retry_config=retry)
                 obstore.list_with_delimiter(store, None)
+                try:
+                    obstore.get(store, READY_PROBE).bytes()
+                except FileNotFoundError:  # a first start: write it, then read it back (obstore raises the builtin)
+                    obstore.put(store, READY_PROBE, b"ready")
+                    obstore.get(store, READY_PROBE).bytes()
             return
         except Exception:
             time.sleep(0.3)
