@@ -3,23 +3,26 @@
 Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, "ANT Corpus: An Arabic News Text Collection for
 Textual Classification", AICCSA 2017.
 
-Why.  Weak labels (bench/calibration_map.py) give every paragraph its article's label, so a
-paragraph that drifts from its article counts as an error even when akhbar reads it right; the
-weak-evidence levels are where that happens most.  A reviewed sample measures those levels directly.
+Why.  Weak labels (bench/calibration_map.py) come from easy articles (a sure title, an agreeing
+section) and give every paragraph its article's label; a feed holds every paragraph of every
+article.  A reviewed random sample of all paragraphs measures each evidence level on that mix.
 
     sample   draw ``--per-level`` paragraphs at random from every evidence level (all corpus
              paragraphs of >= MIN_CHARS characters, dev articles left out) and write them, WITHOUT
              akhbar's prediction, to a JSONL file outside the repository for reading;
+    add      append the labels read for a sample (``{"key": "id#paragraph", "label": …}`` lines);
     measure  join the reviewed labels (``bench/calibration_reviewed.csv``) back to the corpus and
              print, per evidence level, its share of all paragraphs, how many reviewed paragraphs
              akhbar got right and the taxonomy's confidence; then the calibration error over all
-             paragraphs (levels as bins, weighted by their shares).
+             paragraphs (levels as bins, weighted by their shares), and each topic's precision and
+             recall over all paragraphs.
 
 The CSV holds keys and labels only (article id, paragraph index, a hash of the paragraph to catch a
 changed corpus), never the texts.  Labels follow docs/labeling.md; a paragraph is labeled by what it
 is about, not by its article or section, without seeing akhbar's prediction.
 
-    PYTHONPATH=. python bench/calibration_review.py sample --out /tmp/review.jsonl [--per-level 80]
+    PYTHONPATH=. python bench/calibration_review.py sample --seed N --out /tmp/review.jsonl [--per-level 80]
+    PYTHONPATH=. python bench/calibration_review.py add --sample /tmp/review.jsonl --labels LABELS.jsonl
     PYTHONPATH=. python bench/calibration_review.py measure
 """
 
@@ -68,7 +71,9 @@ def classify_with_levels(paragraphs: pl.DataFrame, taxonomy: Taxonomy) -> pl.Dat
     return classify_topics(normalized, taxonomy).with_columns(evidence_level(taxonomy).alias("level"))
 
 
-def draw_sample(classified: pl.DataFrame, per_level: int, seed: int, exclude: pl.DataFrame) -> pl.DataFrame:
+def draw_sample(
+    classified: pl.DataFrame, taxonomy_version: str, per_level: int, seed: int, exclude: pl.DataFrame
+) -> pl.DataFrame:
     """Up to ``per_level`` random paragraphs of every evidence level not in ``exclude``, shuffled together.
 
     Each row keeps its ``stratum`` (the taxonomy version and level it was drawn from) and
@@ -84,7 +89,7 @@ def draw_sample(classified: pl.DataFrame, per_level: int, seed: int, exclude: pl
     return (
         pl.concat(parts)
         .join(sizes, on="level")
-        .with_columns(pl.concat_str(pl.lit(f"{load_taxonomy().version} "), pl.col("level")).alias("stratum"))
+        .with_columns(pl.concat_str(pl.lit(f"{taxonomy_version} "), pl.col("level")).alias("stratum"))
         .sample(fraction=1.0, shuffle=True, seed=seed)
     )
 
@@ -127,6 +132,21 @@ def add_reviewed(path: Path, sample: Path, labels: Path) -> pl.DataFrame:
     return merged
 
 
+def weighted_reviews(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """The reviewed paragraphs, classified, with ``w``: the corpus paragraphs each one stands for.
+
+    ``w`` is ``stratum_size`` / reviewed paragraphs of the stratum it was drawn from.  A key missing
+    from the corpus, or a paragraph whose text changed since it was read, is an error.
+    """
+    joined = classified.join(reviewed, on=["id", "paragraph"], how="inner")
+    if joined.height != reviewed.height:
+        raise SystemExit(f"{reviewed.height - joined.height} reviewed keys are not in the corpus")
+    changed = [key for key, text, kept in joined.select("id", "text", "hash").iter_rows() if text_hash(text) != kept]
+    if changed:
+        raise SystemExit(f"{len(changed)} reviewed paragraphs changed in the corpus (first: {changed[0]})")
+    return joined.with_columns((pl.col("stratum_size") / pl.len().over("stratum")).alias("w"))
+
+
 def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
     """Per evidence level: share of all paragraphs, reviewed paragraphs, accuracy, configured confidence.
 
@@ -135,18 +155,12 @@ def level_accuracy(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataF
     taxonomy at drawing time, so the estimates stay fair after terms change which level a paragraph
     falls in.  ``pm95`` is the half-width of a normal 95% interval, on the effective sample size.
     """
-    joined = classified.join(reviewed, on=["id", "paragraph"], how="inner")
-    if joined.height != reviewed.height:
-        raise SystemExit(f"{reviewed.height - joined.height} reviewed keys are not in the corpus")
-    changed = [key for key, text, kept in joined.select("id", "text", "hash").iter_rows() if text_hash(text) != kept]
-    if changed:
-        raise SystemExit(f"{len(changed)} reviewed paragraphs changed in the corpus (first: {changed[0]})")
     shares = classified.group_by("level").agg((pl.len() / classified.height).alias("share"))
-    weight = pl.col("stratum_size") / pl.len().over("stratum")
     right = (pl.col("topic") == pl.col("label")).cast(pl.Float64)
     effective = pl.col("w").sum() ** 2 / (pl.col("w") ** 2).sum()
     return (
-        joined.with_columns(weight.alias("w"), right.alias("right"))
+        weighted_reviews(classified, reviewed)
+        .with_columns(right.alias("right"))
         .group_by("level")
         .agg(
             pl.len().alias("reviewed"),
@@ -170,9 +184,7 @@ def topic_quality(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFr
     The strata cover every paragraph, so weighting each reviewed paragraph by the paragraphs it stands
     for estimates the counts of the whole corpus (a Horvitz-Thompson estimate).
     """
-    weighted = classified.join(reviewed, on=["id", "paragraph"], how="inner").with_columns(
-        (pl.col("stratum_size") / pl.len().over("stratum")).alias("w")
-    )
+    weighted = weighted_reviews(classified, reviewed)
     rows = []
     for label in LABELS:
         right = weighted.filter((pl.col("topic") == label) & (pl.col("label") == label)).get_column("w").sum()
@@ -241,7 +253,7 @@ def main() -> None:
     if args.command == "sample":
         if args.out is None:
             raise SystemExit("sample needs --out (a path outside the repository)")
-        sample = draw_sample(classified, args.per_level, args.seed, load_reviewed(args.reviewed))
+        sample = draw_sample(classified, taxonomy.version, args.per_level, args.seed, load_reviewed(args.reviewed))
         with args.out.open("w", encoding="utf-8") as out:
             for row in sample.select("id", "paragraph", "text", "stratum", "stratum_size").iter_rows(named=True):
                 row["hash"] = text_hash(row["text"])

@@ -100,6 +100,7 @@ def test_topic_quality_estimates_corpus_precision_and_recall_with_stratum_weight
         {
             "id": ["a", "b", "c"],
             "paragraph": [0, 0, 0],
+            "hash": [text_hash(text) for text in ("نص أول", "نص ثان", "نص ثالث")],
             "label": ["diplomacy", "other", "diplomacy"],
             "stratum": ["v1 strong", "v1 weak", "v1 none"],
             "stratum_size": [1, 3, 2],
