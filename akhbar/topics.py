@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from akhbar.arabic import ARTICLE, TEH_MARBUTA, article_forms, is_arabic, normalize_words
+from akhbar.topic_model import TopicModel, TopicModelError, class_probabilities, load_topic_model
 from schemas import SEGMENTS
 
 OTHER_TOPIC = "other"
@@ -124,6 +125,19 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class ModelVote:
+    """The [model] table: where the lexicon says ``other``, a model adds ``vote`` to the topic it is sure of."""
+
+    model: TopicModel
+    #: The topics the model may vote for (the others keep their lexicon score only).
+    topics: tuple[str, ...]
+    #: The model votes only when its most probable class is one of ``topics`` with at least this probability.
+    min_probability: float
+    #: Added to that topic's score: ``min_score`` lets the model decide a text with no term at all.
+    vote: float
+
+
+@dataclass(frozen=True)
 class Morphology:
     """The clitic prefixes and inflectional suffixes used to expand terms into surface forms."""
 
@@ -173,6 +187,8 @@ class Taxonomy:
     contexts: tuple[str, ...] = ()
     #: The [calibration] table; ``None``: the softmax of ``DecisionRule.temperature`` instead.
     calibration: Calibration | None = None
+    #: The [model] table; ``None``: the lexicon alone decides.
+    model_vote: ModelVote | None = None
 
     @cached_property
     def label_names(self) -> tuple[str, ...]:
@@ -243,18 +259,22 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         data = Path(path).read_bytes()
     except OSError as error:
         raise TaxonomyError(f"{path}: cannot read taxonomy file ({error.strerror or error})") from error
-    return parse_taxonomy(data, source=str(path))
+    return parse_taxonomy(data, source=str(path), directory=Path(path).parent)
 
 
-def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
-    """Parse taxonomy TOML bytes; ``source`` names the file in error messages."""
+def parse_taxonomy(data: bytes, *, source: str, directory: Path | None = None) -> Taxonomy:
+    """Parse taxonomy TOML bytes; ``source`` names the file in error messages.
+
+    ``directory`` is where the file lives: a [model] ``file`` is looked for there first, then among
+    the files packaged with akhbar (so a copy of the packaged taxonomy keeps its model).
+    """
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise TaxonomyError(f"{source}: not UTF-8 ({error.reason} at byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise TaxonomyError(f"{source}: invalid TOML: {error}") from error
-    allowed = {"version", "decision", "morphology", "topics", "contexts", "calibration"}
+    allowed = {"version", "decision", "morphology", "topics", "contexts", "calibration", "model"}
     _reject_unknown_keys(document, allowed, "the top level", source)
     version = document.get("version")
     if not isinstance(version, str) or not version.strip():
@@ -267,9 +287,12 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
     topic_names = tuple(dict.fromkeys(term.topic for term in raw_terms))
     terms = _expand_terms([*raw_terms, *context_terms], morphology, contexts, source)
     patterns = sorted({s for term in terms for s in term.surfaces}, key=lambda s: (-len(s), s))
+    model_vote = _parse_model(document.get("model"), topic_names, directory, source)
+    # The model's weights decide too: a retrained model is a different classifier.
+    fingerprinted = data + (model_vote.model.fingerprint.encode() if model_vote else b"")
     return Taxonomy(
         version=version,
-        fingerprint=hashlib.sha256(data).hexdigest(),
+        fingerprint=hashlib.sha256(fingerprinted).hexdigest(),
         source=source,
         topic_names=topic_names,
         rule=rule,
@@ -277,7 +300,50 @@ def parse_taxonomy(data: bytes, *, source: str) -> Taxonomy:
         patterns=tuple(patterns),
         contexts=contexts,
         calibration=calibration,
+        model_vote=model_vote,
     )
+
+
+def _parse_model(table: object, topic_names: tuple[str, ...], directory: Path | None, source: str) -> ModelVote | None:
+    """The optional [model] table (see :class:`ModelVote`); loads the model file it names."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise TaxonomyError(f"{source}: [model] must be a table")
+    _reject_unknown_keys(table, {"file", "topics", "min_probability", "vote", "note"}, "[model]", source)
+    file_name = table.get("file")
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise TaxonomyError(f"{source}: `model.file` must be a file name or path")
+    topics = tuple(_string_list(table.get("topics"), "model.topics", source))
+    unknown = sorted(set(topics) - set(topic_names))
+    if unknown:
+        raise TaxonomyError(f"{source}: `model.topics` names unknown topic(s) {', '.join(unknown)}")
+    min_probability = _number(table.get("min_probability"), "model.min_probability", source)
+    if not 0.0 < min_probability <= 1.0:
+        raise TaxonomyError(f"{source}: `model.min_probability` must be in (0, 1], got {min_probability!r}")
+    vote = _number(table.get("vote"), "model.vote", source, minimum=0.0)
+    try:
+        model = _load_model_file(file_name, directory)
+    except TopicModelError as error:
+        raise TaxonomyError(f"{source}: [model]: {error}") from error
+    missing = sorted(set(topics) - set(model.classes))
+    if missing:
+        raise TaxonomyError(f"{source}: the model {model.source} has no class for {', '.join(missing)}")
+    return ModelVote(model=model, topics=topics, min_probability=min_probability, vote=vote)
+
+
+def _load_model_file(file_name: str, directory: Path | None) -> TopicModel:
+    """The model file next to the taxonomy (absolute paths as they are), else the packaged one of that name."""
+    path = Path(file_name)
+    if path.is_absolute():
+        return load_topic_model(path)
+    if directory is not None and (directory / path).exists():
+        return load_topic_model(directory / path)
+    packaged = resources.files("akhbar").joinpath(file_name)
+    if not packaged.is_file():
+        where = f"{directory / path} nor " if directory is not None else ""
+        raise TopicModelError(f"model file {file_name!r} found neither at {where}among akhbar's packaged files")
+    return load_topic_model(Path(str(packaged)), source=f"akhbar/{file_name}")
 
 
 def _reject_unknown_keys(table: Mapping[str, object], allowed: set[str], where: str, source: str) -> None:
@@ -585,7 +651,12 @@ def _classify_texts(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     size = max(1, -(-texts.height // parts))
     # An empty frame still gets one (empty) query, which gives the columns their types.
     slices = [texts.slice(offset, size) for offset in range(0, max(texts.height, 1), size)]
-    queries = [_decide(_row_evidence(part.lazy(), taxonomy), taxonomy, part.height) for part in slices]
+    evidence = [_row_evidence(part.lazy(), taxonomy) for part in slices]
+    if taxonomy.model_vote is not None:
+        # The terms' scores are materialized first: the model only looks at the texts they left undecided.
+        scores = pl.collect_all(evidence, engine="in-memory")
+        evidence = [_with_model_vote(part, found, taxonomy) for part, found in zip(slices, scores, strict=True)]
+    queries = [_decide(found, taxonomy, part.height) for part, found in zip(slices, evidence, strict=True)]
     # The in-memory engine: the streaming one splits each query into morsels, which costs more here.
     # One chunk: gathering (joining) list columns spread over chunks is ten times slower.
     return pl.concat(pl.collect_all(queries, engine="in-memory"), how="vertical").rechunk()
@@ -618,6 +689,29 @@ def _row_evidence(texts: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
             *(pl.col(f"s{index}").fill_null(0.0).clip(lower_bound=0.0) for index in range(topic_count)),
             pl.col("matched_terms").fill_null(pl.lit([], dtype=MATCHED_TERMS_DTYPE)),
         )
+    )
+
+
+def _with_model_vote(texts: pl.DataFrame, evidence: pl.DataFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
+    """``evidence`` (the lexicon's scores of ``texts``, row by row) with the [model] vote added."""
+    vote = taxonomy.model_vote
+    assert vote is not None
+    scores = [pl.col(f"s{index}") for index in range(len(taxonomy.topic_names))]
+    # The model backs the lexicon, never overrules it: it votes only where no topic reached
+    # ``min_score`` on its terms, i.e. where the lexicon alone would say ``other``; only those texts
+    # are scored (the model costs more than the lexicon's scan).
+    rows = pl.concat([texts.select("text_norm"), evidence], how="horizontal").lazy().with_row_index(_ROW)
+    undecided = rows.filter(pl.max_horizontal(scores) < taxonomy.rule.min_score).select(_ROW, "text_norm")
+    votes = class_probabilities(undecided, _ROW, vote.model)
+    sure = pl.col("model_probability").fill_null(0.0) >= vote.min_probability
+    return rows.join(votes, on=_ROW, how="left", maintain_order="left").select(
+        *(
+            score + pl.when(sure & (pl.col("model_topic") == name)).then(vote.vote).otherwise(0.0)
+            if name in vote.topics
+            else score
+            for name, score in zip(taxonomy.topic_names, scores, strict=True)
+        ),
+        pl.col("matched_terms"),
     )
 
 

@@ -7,7 +7,7 @@ Why.  Weak labels (bench/calibration_map.py) come from easy articles (a sure tit
 section) and give every paragraph its article's label; a feed holds every paragraph of every
 article.  A reviewed random sample of all paragraphs measures each evidence level on that mix.
 
-    sample   draw ``--per-level`` paragraphs at random from every evidence level (all corpus
+    sample   draw ``--per-stratum`` paragraphs at random from every evidence level (all corpus
              paragraphs of >= MIN_CHARS characters, dev articles left out) and write them, WITHOUT
              akhbar's prediction, to a JSONL file outside the repository for reading;
     add      append the labels read for a sample (``{"key": "id#paragraph", "label": …}`` lines);
@@ -21,7 +21,8 @@ The CSV holds keys and labels only (article id, paragraph index, a hash of the p
 changed corpus), never the texts.  Labels follow docs/labeling.md; a paragraph is labeled by what it
 is about, not by its article or section, without seeing akhbar's prediction.
 
-    PYTHONPATH=. python bench/calibration_review.py sample --seed N --out /tmp/review.jsonl [--per-level 80]
+    PYTHONPATH=. python bench/calibration_review.py sample --seed N --out /tmp/review.jsonl [--per-stratum 80]
+    PYTHONPATH=. python bench/calibration_review.py sample --by section --seed N --out /tmp/review.jsonl
     PYTHONPATH=. python bench/calibration_review.py add --sample /tmp/review.jsonl --labels LABELS.jsonl
     PYTHONPATH=. python bench/calibration_review.py measure
 """
@@ -43,6 +44,8 @@ from akhbar.topics import OTHER_TOPIC, Taxonomy, classify_topics, evidence_level
 REVIEWED_FILE = Path(__file__).with_name("calibration_reviewed.csv")
 #: The labels a reviewed paragraph may have: the packaged taxonomy's topics and ``other``.
 LABELS = (*load_taxonomy().topic_names, OTHER_TOPIC)
+#: What a sample may be stratified by: the evidence level of each paragraph, or its corpus section.
+STRATA = ("level", "section")
 
 
 def text_hash(text: str) -> str:
@@ -72,24 +75,35 @@ def classify_with_levels(paragraphs: pl.DataFrame, taxonomy: Taxonomy) -> pl.Dat
 
 
 def draw_sample(
-    classified: pl.DataFrame, taxonomy_version: str, per_level: int, seed: int, exclude: pl.DataFrame
+    classified: pl.DataFrame,
+    taxonomy_version: str,
+    per_stratum: int,
+    seed: int,
+    exclude: pl.DataFrame,
+    by: str = "level",
 ) -> pl.DataFrame:
-    """Up to ``per_level`` random paragraphs of every evidence level not in ``exclude``, shuffled together.
+    """Up to ``per_stratum`` random paragraphs of every stratum not in ``exclude``, shuffled together.
 
-    Each row keeps its ``stratum`` (the taxonomy version and level it was drawn from) and
-    ``stratum_size`` (that level's paragraphs in the whole corpus), so a reviewed paragraph can be
-    weighted by how many corpus paragraphs it stands for whatever the taxonomy later becomes.
+    Strata are the evidence levels (``by="level"``: how the calibration is measured) or the corpus
+    sections (``by="section"``: paragraphs as a section holds them, for training and checking a
+    model).  Each row keeps its ``stratum`` (for levels, with the taxonomy version they were drawn
+    with) and ``stratum_size`` (that stratum's paragraphs in the whole corpus), so a reviewed
+    paragraph can be weighted by how many corpus paragraphs it stands for whatever the taxonomy
+    later becomes.
     """
-    sizes = classified.group_by("level").agg(pl.len().cast(pl.Int64).alias("stratum_size"))
+    if by not in STRATA:
+        raise ValueError(f"by must be one of {STRATA}, got {by!r}")
+    sizes = classified.group_by(by).agg(pl.len().cast(pl.Int64).alias("stratum_size"))
     candidates = classified.join(exclude.select("id", "paragraph"), on=["id", "paragraph"], how="anti")
     parts = [
-        group.sample(n=min(per_level, group.height), seed=seed)
-        for _, group in candidates.group_by("level", maintain_order=True)
+        group.sample(n=min(per_stratum, group.height), seed=seed)
+        for _, group in candidates.group_by(by, maintain_order=True)
     ]
+    prefix = f"{taxonomy_version} " if by == "level" else "section "
     return (
         pl.concat(parts)
-        .join(sizes, on="level")
-        .with_columns(pl.concat_str(pl.lit(f"{taxonomy_version} "), pl.col("level")).alias("stratum"))
+        .join(sizes, on=by)
+        .with_columns(pl.concat_str(pl.lit(prefix), pl.col(by)).alias("stratum"))
         .sample(fraction=1.0, shuffle=True, seed=seed)
     )
 
@@ -232,7 +246,8 @@ def main() -> None:
     parser.add_argument("command", choices=("sample", "add", "measure"))
     parser.add_argument("--data", type=Path, default=DATA, help="directory with the corpus and the dev set")
     parser.add_argument("--topics", type=Path, default=None, help="taxonomy TOML (default: the packaged one)")
-    parser.add_argument("--per-level", type=int, default=80)
+    parser.add_argument("--per-stratum", type=int, default=80, help="sample: paragraphs drawn per stratum")
+    parser.add_argument("--by", choices=STRATA, default="level", help="sample: stratify by evidence level or section")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--out", type=Path, help="sample: the JSONL file to write for review")
     parser.add_argument("--sample", type=Path, help="add: the JSONL file `sample` wrote")
@@ -253,15 +268,23 @@ def main() -> None:
     if args.command == "sample":
         if args.out is None:
             raise SystemExit("sample needs --out (a path outside the repository)")
-        sample = draw_sample(classified, taxonomy.version, args.per_level, args.seed, load_reviewed(args.reviewed))
+        sample = draw_sample(
+            classified, taxonomy.version, args.per_stratum, args.seed, load_reviewed(args.reviewed), args.by
+        )
         with args.out.open("w", encoding="utf-8") as out:
             for row in sample.select("id", "paragraph", "text", "stratum", "stratum_size").iter_rows(named=True):
                 row["hash"] = text_hash(row["text"])
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{sample.height} paragraphs written to {args.out}")
-        print(sample.group_by("level").len().sort("level"))
+        print(sample.group_by("stratum").len().sort("stratum"))
         return
     reviewed = load_reviewed(args.reviewed)
+    if taxonomy.model_vote is not None:
+        # The packaged model learned from these very paragraphs: its votes on them are in-sample.
+        print(
+            f"note: {taxonomy.source} votes with a model trained on the reviewed paragraphs; the figures below"
+            " are in-sample for its votes. Out-of-sample figures: bench/topic_model.py cv"
+        )
     levels = level_accuracy(classified, reviewed)
     with pl.Config(tbl_rows=20, float_precision=3):
         print(levels)

@@ -1,0 +1,183 @@
+"""Train akhbar's topic model (``akhbar/topic_model.parquet``) on reviewed corpus paragraphs, and cross-validate it.
+
+Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, "ANT Corpus: An Arabic News Text Collection for
+Textual Classification", AICCSA 2017.
+
+Training data.  Every paragraph of ``bench/calibration_reviewed.csv``: ANT corpus paragraphs drawn at
+random (by evidence level, and by section) and labeled by reading, following docs/labeling.md.  The
+texts are read from the corpus at run time; only keys and labels are in the repository.  Dev lines
+are never used (their articles are not in the corpus file).
+
+Model.  Binary features (the words and consecutive word pairs of ``text_norm``, see
+:mod:`akhbar.topic_model`) present in at least ``--min-rows`` paragraphs, multinomial logistic
+regression with an L2 penalty ``1 / C`` (scikit-learn, the ``bench`` extra).  Only the weight table is
+shipped; akhbar scores it with polars.
+
+    train  fit on every reviewed paragraph and write the model file;
+    cv     ``--folds`` folds of articles: each fold is classified by akhbar with the taxonomy's
+           [model] vote (or the one given by --vote-topics/--min-probability/--vote) using a model
+           trained on the other folds; prints each topic's precision, recall and F1 over all corpus
+           paragraphs (the reviewed paragraphs weighted by what they stand for), lexicon alone and
+           with the vote; with the taxonomy's own vote, also the accuracy of each evidence level and
+           the calibration error, out of sample (``calibration_review.py measure`` is in-sample for
+           a model trained on the same paragraphs).
+
+    PYTHONPATH=.:bench python bench/topic_model.py train [--out akhbar/topic_model.parquet]
+    PYTHONPATH=.:bench python bench/topic_model.py cv [--folds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import polars as pl
+from calibration_review import (
+    REVIEWED_FILE,
+    calibration_gap,
+    classify_with_levels,
+    level_accuracy,
+    load_corpus_paragraphs,
+    load_reviewed,
+    topic_quality,
+    weighted_reviews,
+)
+from section_shares import CORPUS_FILE, DATA, DEV_FILE, dev_article_ids
+
+from akhbar.normalize import normalize_text
+from akhbar.topic_model import FEATURE, TopicModel, feature_rows, write_topic_model
+from akhbar.topics import OTHER_TOPIC, ModelVote, Taxonomy, classify_topics, evidence_level, load_taxonomy
+
+MODEL_FILE = Path(__file__).resolve().parents[1] / "akhbar" / "topic_model.parquet"
+CITATION = "ANT Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, AICCSA 2017."
+_ROW = "row"
+
+
+def reviewed_paragraphs(data: Path, reviewed_file: Path = REVIEWED_FILE) -> pl.DataFrame:
+    """The reviewed paragraphs with their corpus text, ``text_norm``, ``label`` and weight ``w``."""
+    reviewed = load_reviewed(reviewed_file)
+    paragraphs = load_corpus_paragraphs(data / CORPUS_FILE, dev_article_ids(data / DEV_FILE)).join(
+        reviewed.select("id", "paragraph"), on=["id", "paragraph"]
+    )
+    return weighted_reviews(paragraphs, reviewed).with_columns(normalize_text(pl.col("text")).alias("text_norm"))
+
+
+def fit_model(paragraphs: pl.DataFrame, *, c: float, min_rows: int, source: str) -> TopicModel:
+    """A :class:`TopicModel` of ``label`` from ``text_norm``, trained with scikit-learn."""
+    # Imported here: scikit-learn is the bench extra, needed to train, never to classify.
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    rows = feature_rows(paragraphs.lazy().with_row_index(_ROW), _ROW).collect()
+    vocabulary = (
+        rows.group_by(FEATURE).len().filter(pl.col("len") >= min_rows).sort(FEATURE).with_row_index("column")
+    )
+    cells = rows.join(vocabulary.select(FEATURE, "column"), on=FEATURE)
+    matrix = csr_matrix(
+        (np.ones(cells.height), (cells.get_column(_ROW).to_numpy(), cells.get_column("column").to_numpy())),
+        shape=(paragraphs.height, vocabulary.height),
+    )
+    classifier = LogisticRegression(C=c, max_iter=5000)
+    classifier.fit(matrix, paragraphs.get_column("label").to_numpy())
+    classes = tuple(str(name) for name in classifier.classes_)
+    weights = pl.DataFrame(
+        {FEATURE: vocabulary.get_column(FEATURE)}
+        | {name: classifier.coef_[index].astype("float32") for index, name in enumerate(classes)}
+    )
+    return TopicModel(
+        source=source,
+        classes=classes,
+        weights=weights,
+        intercepts=tuple(float(value) for value in classifier.intercept_),
+        fingerprint="",
+        trained_on=f"{paragraphs.height} reviewed ANT corpus paragraphs",
+    )
+
+
+def with_model(taxonomy: Taxonomy, model: TopicModel, vote: ModelVote | None) -> Taxonomy:
+    """``taxonomy`` voting with ``model`` (and ``vote``'s settings, else the taxonomy's own [model])."""
+    settings = vote or taxonomy.model_vote
+    if settings is None:
+        raise SystemExit(f"{taxonomy.source} has no [model] table: give --vote-topics, --min-probability, --vote")
+    return dataclasses.replace(taxonomy, model_vote=dataclasses.replace(settings, model=model))
+
+
+def cross_validate(
+    paragraphs: pl.DataFrame, taxonomy: Taxonomy, vote: ModelVote | None, *, folds: int, c: float, min_rows: int
+) -> pl.DataFrame:
+    """Each paragraph classified with a model that never saw its article (``topic``) and by the lexicon alone."""
+    lexicon_alone = dataclasses.replace(taxonomy, model_vote=None)
+    fold = (pl.col("id").hash(seed=14) % folds).alias("fold")
+    split = paragraphs.with_columns(fold)
+    parts = []
+    for index in range(folds):
+        held_out = split.filter(pl.col("fold") == index)
+        model = fit_model(split.filter(pl.col("fold") != index), c=c, min_rows=min_rows, source=f"fold {index}")
+        fold_taxonomy = with_model(taxonomy, model, vote)
+        voted = classify_topics(held_out, fold_taxonomy).with_columns(evidence_level(fold_taxonomy).alias("level"))
+        lexicon = classify_topics(held_out, lexicon_alone).get_column("topic").alias("lexicon_topic")
+        parts.append(voted.with_columns(lexicon))
+    return pl.concat(parts)
+
+
+def main() -> None:
+    """``train`` the model file or ``cv`` (cross-validate) the vote."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("train", "cv"))
+    parser.add_argument("--data", type=Path, default=DATA, help="directory with the corpus and the dev set")
+    parser.add_argument("--reviewed", type=Path, default=REVIEWED_FILE, help="the reviewed CSV")
+    parser.add_argument("--topics", type=Path, default=None, help="taxonomy TOML (default: the packaged one)")
+    parser.add_argument("--out", type=Path, default=MODEL_FILE, help="train: the model file to write")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 penalty of the logistic regression")
+    parser.add_argument("--min-rows", type=int, default=2, help="keep features found in at least this many paragraphs")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--vote-topics", nargs="*", help="cv: the topics the model may vote for")
+    parser.add_argument("--min-probability", type=float, help="cv: the model votes from this probability")
+    parser.add_argument("--vote", type=float, help="cv: the score a vote adds")
+    args = parser.parse_args()
+    if not (args.data / CORPUS_FILE).exists():
+        raise SystemExit(f"{args.data / CORPUS_FILE} not present")
+    paragraphs = reviewed_paragraphs(args.data, args.reviewed)
+    print(paragraphs.group_by("label").len().sort("label"))
+    if args.command == "train":
+        model = fit_model(paragraphs, c=args.c, min_rows=args.min_rows, source=str(args.out))
+        write_topic_model(model, args.out, citation=CITATION)
+        print(f"{args.out}: {model.weights.height} features, classes {', '.join(model.classes)}")
+        return
+    taxonomy = load_taxonomy(args.topics)
+    vote = None
+    if args.vote_topics:
+        if args.min_probability is None or args.vote is None:
+            raise SystemExit("--vote-topics needs --min-probability and --vote")
+        placeholder = TopicModel("", (OTHER_TOPIC,), pl.DataFrame(), (0.0,), "")
+        vote = ModelVote(placeholder, tuple(args.vote_topics), args.min_probability, args.vote)
+    classified = cross_validate(
+        paragraphs, taxonomy, vote, folds=args.folds, c=args.c, min_rows=args.min_rows
+    )
+    reviewed = load_reviewed(args.reviewed)
+    lexicon = topic_quality(classified.with_columns(pl.col("lexicon_topic").alias("topic")), reviewed)
+    voted = topic_quality(classified, reviewed)
+    joined = lexicon.select("label", *(pl.col(k).alias(f"lexicon {k}") for k in ("precision", "recall", "f1"))).join(
+        voted.select("label", *(pl.col(k).alias(f"voted {k}") for k in ("precision", "recall", "f1"))), on="label"
+    )
+    with pl.Config(tbl_cols=-1, tbl_width_chars=200, float_precision=3):
+        print(joined)
+    changed = classified.filter(pl.col("topic") != pl.col("lexicon_topic"))
+    print(f"{changed.height} of {classified.height} reviewed paragraphs change topic with the vote")
+    if vote is None:
+        # The levels of the taxonomy as it is, out of sample: every corpus paragraph classified with
+        # the packaged model gives the levels' shares; the reviewed ones take their cross-validated result.
+        corpus = load_corpus_paragraphs(args.data / CORPUS_FILE, dev_article_ids(args.data / DEV_FILE))
+        reviewed_keys = classified.select("id", "paragraph")
+        everything = classify_with_levels(corpus, taxonomy).join(reviewed_keys, on=["id", "paragraph"], how="anti")
+        merged = pl.concat([everything, classified.select(everything.columns)])
+        levels = level_accuracy(merged, reviewed)
+        with pl.Config(tbl_rows=20, float_precision=3):
+            print(levels)
+        print(f"calibration error over all {merged.height} paragraphs (levels as bins): {calibration_gap(levels):.3f}")
+
+
+if __name__ == "__main__":
+    main()
