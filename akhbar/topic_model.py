@@ -8,8 +8,8 @@ regression, trained offline (bench/topic_model.py) and scored here with polars j
 Python and no machine-learning library at run time.
 
 Features come from ``text_norm``: runs of letters (digits and punctuation separate words and are
-dropped), Latin lower-cased.  Training and scoring call the same :func:`feature_rows`, so they can
-never tokenize differently.
+dropped), Latin lower-cased.  Training (:func:`feature_rows`) and scoring (:func:`class_probabilities`)
+share one tokenizer, so they can never tokenize differently.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class TopicModel:
     intercepts: tuple[float, ...]
     #: SHA-256 of the file's bytes: part of the taxonomy fingerprint.
     fingerprint: str
-    #: What the file says it was trained on (free text, shown in docs and errors).
+    #: What the file says it was trained on (free text from its metadata).
     trained_on: str = ""
 
 
