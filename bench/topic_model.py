@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
 from calibration_review import (
@@ -47,7 +48,12 @@ from section_shares import CORPUS_FILE, DATA, DEV_FILE, dev_article_ids
 
 from akhbar.normalize import normalize_text
 from akhbar.topic_model import FEATURE, TopicModel, feature_rows, write_topic_model
-from akhbar.topics import OTHER_TOPIC, ModelVote, Taxonomy, classify_topics, evidence_level, load_taxonomy
+from akhbar.topics import ModelVote, Taxonomy, classify_topics, evidence_level, load_taxonomy
+
+if TYPE_CHECKING:
+    # scikit-learn and scipy are the bench extra: needed to train, never to classify; imported where used.
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
 
 MODEL_FILE = Path(__file__).resolve().parents[1] / "akhbar" / "topic_model.parquet"
 CITATION = "ANT Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, AICCSA 2017."
@@ -63,49 +69,69 @@ def reviewed_paragraphs(data: Path, reviewed_file: Path = REVIEWED_FILE) -> pl.D
     return weighted_reviews(paragraphs, reviewed).with_columns(normalize_text(pl.col("text")).alias("text_norm"))
 
 
-def fit_model(paragraphs: pl.DataFrame, *, c: float, min_rows: int, source: str) -> TopicModel:
-    """A :class:`TopicModel` of ``label`` from ``text_norm``, trained with scikit-learn."""
-    # Imported here: scikit-learn is the bench extra, needed to train, never to classify.
+def vocabulary_of(paragraphs: pl.DataFrame, min_rows: int) -> pl.Series:
+    """The features (sorted) found in at least ``min_rows`` of the ``text_norm`` values."""
+    rows = feature_rows(paragraphs.lazy().with_row_index(_ROW), _ROW)
+    counts = rows.group_by(FEATURE).len().filter(pl.col("len") >= min_rows)
+    return counts.select(FEATURE).sort(FEATURE).collect().get_column(FEATURE)
+
+
+def design_matrix(paragraphs: pl.DataFrame, vocabulary: pl.Series) -> csr_matrix:
+    """Binary features: one row per paragraph, one column per ``vocabulary`` entry (others dropped)."""
     import numpy as np
     from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
 
+    columns = vocabulary.to_frame(FEATURE).with_row_index("column")
     rows = feature_rows(paragraphs.lazy().with_row_index(_ROW), _ROW).collect()
-    vocabulary = (
-        rows.group_by(FEATURE).len().filter(pl.col("len") >= min_rows).sort(FEATURE).with_row_index("column")
-    )
-    cells = rows.join(vocabulary.select(FEATURE, "column"), on=FEATURE)
-    matrix = csr_matrix(
+    cells = rows.join(columns, on=FEATURE)
+    return csr_matrix(
         (np.ones(cells.height), (cells.get_column(_ROW).to_numpy(), cells.get_column("column").to_numpy())),
-        shape=(paragraphs.height, vocabulary.height),
+        shape=(paragraphs.height, vocabulary.len()),
     )
-    classifier = LogisticRegression(C=c, max_iter=5000)
-    classifier.fit(matrix, paragraphs.get_column("label").to_numpy())
+
+
+def as_topic_model(
+    classifier: LogisticRegression, vocabulary: pl.Series, *, source: str, trained_on: str
+) -> TopicModel:
+    """A fitted multinomial logistic regression over ``vocabulary`` as akhbar's weight table."""
     classes = tuple(str(name) for name in classifier.classes_)
     weights = pl.DataFrame(
-        {FEATURE: vocabulary.get_column(FEATURE)}
-        | {name: classifier.coef_[index].astype("float32") for index, name in enumerate(classes)}
+        {FEATURE: vocabulary} | {name: classifier.coef_[index].astype("float32") for index, name in enumerate(classes)}
     )
-    return TopicModel(
-        source=source,
-        classes=classes,
-        weights=weights,
-        intercepts=tuple(float(value) for value in classifier.intercept_),
-        fingerprint="",
-        trained_on=f"{paragraphs.height} reviewed ANT corpus paragraphs",
-    )
+    intercepts = tuple(float(value) for value in classifier.intercept_)
+    return TopicModel(source, classes, weights, intercepts, fingerprint="", trained_on=trained_on)
 
 
-def with_model(taxonomy: Taxonomy, model: TopicModel, vote: ModelVote | None) -> Taxonomy:
-    """``taxonomy`` voting with ``model`` (and ``vote``'s settings, else the taxonomy's own [model])."""
-    settings = vote or taxonomy.model_vote
-    if settings is None:
+def fit_model(paragraphs: pl.DataFrame, *, c: float, min_rows: int, source: str) -> TopicModel:
+    """A :class:`TopicModel` of ``label`` from ``text_norm``, trained with scikit-learn."""
+    from sklearn.linear_model import LogisticRegression
+
+    vocabulary = vocabulary_of(paragraphs, min_rows)
+    classifier = LogisticRegression(C=c, max_iter=5000)
+    classifier.fit(design_matrix(paragraphs, vocabulary), paragraphs.get_column("label").to_numpy())
+    trained_on = f"{paragraphs.height} reviewed ANT corpus paragraphs"
+    return as_topic_model(classifier, vocabulary, source=source, trained_on=trained_on)
+
+
+class VoteSettings(NamedTuple):
+    """A [model] table's settings without its model: what ``cv`` tries instead of the taxonomy's own."""
+
+    topics: tuple[str, ...]
+    min_probability: float
+    vote: float
+
+
+def with_model(taxonomy: Taxonomy, model: TopicModel, settings: VoteSettings | None) -> Taxonomy:
+    """``taxonomy`` voting with ``model``, by ``settings`` or else by its own [model] table's."""
+    if settings is not None:
+        return dataclasses.replace(taxonomy, model_vote=ModelVote(model, *settings))
+    if taxonomy.model_vote is None:
         raise SystemExit(f"{taxonomy.source} has no [model] table: give --vote-topics, --min-probability, --vote")
-    return dataclasses.replace(taxonomy, model_vote=dataclasses.replace(settings, model=model))
+    return dataclasses.replace(taxonomy, model_vote=dataclasses.replace(taxonomy.model_vote, model=model))
 
 
 def cross_validate(
-    paragraphs: pl.DataFrame, taxonomy: Taxonomy, vote: ModelVote | None, *, folds: int, c: float, min_rows: int
+    paragraphs: pl.DataFrame, taxonomy: Taxonomy, vote: VoteSettings | None, *, folds: int, c: float, min_rows: int
 ) -> pl.DataFrame:
     """Each paragraph classified with a model that never saw its article (``topic``) and by the lexicon alone."""
     lexicon_alone = dataclasses.replace(taxonomy, model_vote=None)
@@ -151,8 +177,7 @@ def main() -> None:
     if args.vote_topics:
         if args.min_probability is None or args.vote is None:
             raise SystemExit("--vote-topics needs --min-probability and --vote")
-        placeholder = TopicModel("", (OTHER_TOPIC,), pl.DataFrame(), (0.0,), "")
-        vote = ModelVote(placeholder, tuple(args.vote_topics), args.min_probability, args.vote)
+        vote = VoteSettings(tuple(args.vote_topics), args.min_probability, args.vote)
     classified = cross_validate(
         paragraphs, taxonomy, vote, folds=args.folds, c=args.c, min_rows=args.min_rows
     )
