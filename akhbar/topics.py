@@ -652,10 +652,11 @@ def _classify_texts(texts: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     # An empty frame still gets one (empty) query, which gives the columns their types.
     slices = [texts.slice(offset, size) for offset in range(0, max(texts.height, 1), size)]
     evidence = [_row_evidence(part.lazy(), taxonomy) for part in slices]
-    if taxonomy.model_vote is not None:
+    vote = taxonomy.model_vote
+    if vote is not None:
         # The terms' scores are materialized first: the model only looks at the texts they left undecided.
         scores = pl.collect_all(evidence, engine="in-memory")
-        evidence = [_with_model_vote(part, found, taxonomy) for part, found in zip(slices, scores, strict=True)]
+        evidence = [_with_model_vote(part, found, taxonomy, vote) for part, found in zip(slices, scores, strict=True)]
     queries = [_decide(found, taxonomy, part.height) for part, found in zip(slices, evidence, strict=True)]
     # The in-memory engine: the streaming one splits each query into morsels, which costs more here.
     # One chunk: gathering (joining) list columns spread over chunks is ten times slower.
@@ -692,10 +693,8 @@ def _row_evidence(texts: pl.LazyFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
     )
 
 
-def _with_model_vote(texts: pl.DataFrame, evidence: pl.DataFrame, taxonomy: Taxonomy) -> pl.LazyFrame:
-    """``evidence`` (the lexicon's scores of ``texts``, row by row) with the [model] vote added."""
-    vote = taxonomy.model_vote
-    assert vote is not None
+def _with_model_vote(texts: pl.DataFrame, evidence: pl.DataFrame, taxonomy: Taxonomy, vote: ModelVote) -> pl.LazyFrame:
+    """``evidence`` (the lexicon's scores of ``texts``, row by row) with the taxonomy's [model] ``vote`` added."""
     scores = [pl.col(f"s{index}") for index in range(len(taxonomy.topic_names))]
     # The model backs the lexicon, never overrules it: it votes only where no topic reached
     # ``min_score`` on its terms, i.e. where the lexicon alone would say ``other``; only those texts

@@ -84,16 +84,21 @@ def weak_labels(articles: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     return titles.select("id", weak.alias("weak")).drop_nulls("weak")
 
 
-def level_agreement(
-    articles: pl.DataFrame, labels: pl.DataFrame, taxonomy: Taxonomy, *, lede_only: bool
-) -> pl.DataFrame:
-    """Per evidence level: paragraphs, raw and class-balanced agreement with the weak label."""
-    paragraphs = (
+def article_paragraphs(articles: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Every prose paragraph (``text``) of the articles in ``labels``, with the article's label columns."""
+    return (
         articles.join(labels, on="id")
         .explode("paragraphs")
         .rename({"paragraphs": "text"})
         .filter(pl.col("text").str.len_chars() >= MIN_CHARS)
     )
+
+
+def level_agreement(
+    articles: pl.DataFrame, labels: pl.DataFrame, taxonomy: Taxonomy, *, lede_only: bool
+) -> pl.DataFrame:
+    """Per evidence level: paragraphs, raw and class-balanced agreement with the weak label."""
+    paragraphs = article_paragraphs(articles, labels)
     if lede_only:
         paragraphs = paragraphs.unique("id", keep="first", maintain_order=True)
     classified = classify(paragraphs, taxonomy).with_columns(

@@ -146,6 +146,11 @@ def add_reviewed(path: Path, sample: Path, labels: Path) -> pl.DataFrame:
     return merged
 
 
+def reviewed_texts(corpus: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """The paragraphs of ``corpus`` (:func:`load_corpus_paragraphs`) whose keys ``reviewed`` holds."""
+    return corpus.join(reviewed.select("id", "paragraph"), on=["id", "paragraph"])
+
+
 def weighted_reviews(classified: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
     """The reviewed paragraphs, classified, with ``w``: the corpus paragraphs each one stands for.
 

@@ -41,6 +41,7 @@ from calibration_review import (
     level_accuracy,
     load_corpus_paragraphs,
     load_reviewed,
+    reviewed_texts,
     topic_quality,
     weighted_reviews,
 )
@@ -60,13 +61,10 @@ CITATION = "ANT Corpus: A. Chouigui, O. Ben Khiroun, B. Elayeb, AICCSA 2017."
 _ROW = "row"
 
 
-def reviewed_paragraphs(data: Path, reviewed_file: Path = REVIEWED_FILE) -> pl.DataFrame:
-    """The reviewed paragraphs with their corpus text, ``text_norm``, ``label`` and weight ``w``."""
-    reviewed = load_reviewed(reviewed_file)
-    paragraphs = load_corpus_paragraphs(data / CORPUS_FILE, dev_article_ids(data / DEV_FILE)).join(
-        reviewed.select("id", "paragraph"), on=["id", "paragraph"]
-    )
-    return weighted_reviews(paragraphs, reviewed).with_columns(normalize_text(pl.col("text")).alias("text_norm"))
+def reviewed_paragraphs(corpus: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """The reviewed paragraphs of ``corpus`` with ``text_norm``, ``label`` and weight ``w``."""
+    weighted = weighted_reviews(reviewed_texts(corpus, reviewed), reviewed)
+    return weighted.with_columns(normalize_text(pl.col("text")).alias("text_norm"))
 
 
 def vocabulary_of(paragraphs: pl.DataFrame, min_rows: int) -> pl.Series:
@@ -165,7 +163,9 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / CORPUS_FILE).exists():
         raise SystemExit(f"{args.data / CORPUS_FILE} not present")
-    paragraphs = reviewed_paragraphs(args.data, args.reviewed)
+    corpus = load_corpus_paragraphs(args.data / CORPUS_FILE, dev_article_ids(args.data / DEV_FILE))
+    reviewed = load_reviewed(args.reviewed)
+    paragraphs = reviewed_paragraphs(corpus, reviewed)
     print(paragraphs.group_by("label").len().sort("label"))
     if args.command == "train":
         model = fit_model(paragraphs, c=args.c, min_rows=args.min_rows, source=str(args.out))
@@ -181,7 +181,6 @@ def main() -> None:
     classified = cross_validate(
         paragraphs, taxonomy, vote, folds=args.folds, c=args.c, min_rows=args.min_rows
     )
-    reviewed = load_reviewed(args.reviewed)
     lexicon = topic_quality(classified.with_columns(pl.col("lexicon_topic").alias("topic")), reviewed)
     voted = topic_quality(classified, reviewed)
     joined = lexicon.select("label", *(pl.col(k).alias(f"lexicon {k}") for k in ("precision", "recall", "f1"))).join(
@@ -194,7 +193,6 @@ def main() -> None:
     if vote is None:
         # The levels of the taxonomy as it is, out of sample: every corpus paragraph classified with
         # the packaged model gives the levels' shares; the reviewed ones take their cross-validated result.
-        corpus = load_corpus_paragraphs(args.data / CORPUS_FILE, dev_article_ids(args.data / DEV_FILE))
         reviewed_keys = classified.select("id", "paragraph")
         everything = classify_with_levels(corpus, taxonomy).join(reviewed_keys, on=["id", "paragraph"], how="anti")
         merged = pl.concat([everything, classified.select(everything.columns)])

@@ -36,9 +36,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-from calibration_map import classify, load_articles, weak_labels
-from calibration_review import REVIEWED_FILE, load_corpus_paragraphs, load_reviewed, topic_quality, weighted_reviews
-from section_shares import CORPUS_FILE, DATA, DEV_FILE, MIN_CHARS, dev_article_ids
+from calibration_map import article_paragraphs, classify, load_articles, weak_labels
+from calibration_review import (
+    REVIEWED_FILE,
+    load_corpus_paragraphs,
+    load_reviewed,
+    reviewed_texts,
+    topic_quality,
+    weighted_reviews,
+)
+from section_shares import CORPUS_FILE, DATA, DEV_FILE, dev_article_ids
 
 from akhbar.evaluation import score_predictions, taxonomy_labels
 from akhbar.topics import OTHER_TOPIC, Taxonomy, evidence_level, load_taxonomy
@@ -54,14 +61,8 @@ BACKUP_THRESHOLDS = (0.5, 0.7, 0.9)
 
 def labeled_paragraphs(articles: pl.DataFrame, labels: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
     """Paragraphs of labeled articles: ``id``, ``weak``, ``text_norm``, the taxonomy's ``topic`` and ``level``."""
-    paragraphs = (
-        articles.join(labels, on="id")
-        .explode("paragraphs")
-        .rename({"paragraphs": "text"})
-        .filter(pl.col("text").str.len_chars() >= MIN_CHARS)
-    )
     level = evidence_level(taxonomy).alias("level")
-    return classify(paragraphs, taxonomy).select("id", "weak", "text_norm", "topic", level)
+    return classify(article_paragraphs(articles, labels), taxonomy).select("id", "weak", "text_norm", "topic", level)
 
 
 def training_labels(articles: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
@@ -173,9 +174,7 @@ def main() -> None:
         model,
     )
     reviewed_keys = load_reviewed(REVIEWED_FILE)
-    reviewed_paragraphs = load_corpus_paragraphs(corpus, dev_article_ids(dev_file)).join(
-        reviewed_keys.select("id", "paragraph"), on=["id", "paragraph"]
-    )
+    reviewed_paragraphs = reviewed_texts(load_corpus_paragraphs(corpus, dev_article_ids(dev_file)), reviewed_keys)
     reviewed = with_model_vote(
         classify(reviewed_paragraphs, taxonomy).with_columns(evidence_level(taxonomy).alias("level")), model
     )
